@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build, boot and test our KSM on a Debian linux-source-6.12 tree.
+#
+#   make run                 boot our kernel and show KSM merging
+#   make check               all tests on the debug kernel; last line "N passed, N failed"
+#   make vm CMD='...' FILES='host paths'   run a command in the guest
+#   make bench               ours against upstream, side by side
+#
+# Every target takes IMPL=upstream to use the unmodified in-tree KSM of the
+# same base tree instead of ours.  See README.
+
+IMPL ?= ours
+FLAVOUR ?= check
+B := build
+H := tools/testing/ksm
+TIMEOUT ?= 3600
+KIMG = $(B)/src/$(IMPL)/obj-$(FLAVOUR)/arch/x86/boot/bzImage
+LOGS := $(B)/logs
+# "shell" when make runs on a terminal: vm and run then end in a guest shell.
+TTY := $(shell [ -t 0 ] && echo shell)
+TESTS := $(B)/tests
+
+ifeq ($(filter $(IMPL),ours upstream),)
+$(error IMPL must be "ours" or "upstream")
+endif
+
+.PHONY: help deps prepare kernel build tests check vm run bench clean distclean
+
+help:
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(H)/deps.sh
+
+prepare: deps
+	@$(H)/prepare-tree.sh . $(B) $(IMPL)
+
+kernel: prepare
+	@$(H)/build-kernel.sh . $(B) $(IMPL) $(FLAVOUR)
+
+# The guest's test binaries always come from our prepared tree: it holds
+# the base tree's selftests unchanged plus ours, so both kernels run the
+# same binaries.
+tests: deps
+	@$(H)/prepare-tree.sh . $(B) ours >/dev/null
+	@$(MAKE) -s -f $(H)/tests.mk TREE=$(CURDIR)/$(B)/src/ours OUT=$(CURDIR)/$(TESTS)
+
+build: kernel tests
+
+check: FLAVOUR := check
+check: build
+	@mkdir -p $(LOGS)
+	@echo "check: $(IMPL) kernel, console log in $(LOGS)/$(IMPL)-check-console.log"
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(H)/guest/check.sh -T $(TIMEOUT) \
+		-l $(LOGS)/$(IMPL)-check-console.log -r $(LOGS)/$(IMPL)-check-results.log \
+		>/dev/null || true
+	@$(H)/verdict.py $(LOGS)/$(IMPL)-check-console.log $(LOGS)/$(IMPL)-check-results.log \
+		$(H)/expected-skips $(LOGS)/$(IMPL)-check.tap
+
+vm: build
+	@mkdir -p $(LOGS)
+	@$(H)/mk-run-script.sh '$(subst ','\'',$(CMD))' $(if $(CMD),,$(TTY)) >$(B)/vm-run.sh
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/vm-run.sh -T $(TIMEOUT) \
+		-l $(LOGS)/$(IMPL)-vm-console.log -f "$(FILES)" \
+		$(if $(CMD),,$(if $(TTY),-i))
+
+run: build
+	@mkdir -p $(LOGS)
+	@$(H)/mk-run-script.sh 'ksm-demo' $(TTY) >$(B)/run.sh
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/run.sh -T $(TIMEOUT) \
+		-l $(LOGS)/$(IMPL)-run-console.log -a quiet $(if $(TTY),-i)
+
+clean:
+	rm -rf $(B)/src/*/obj-* $(B)/tests $(B)/logs
+
+distclean:
+	rm -rf $(B)

@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run the whole suite in the guest.  Each test's output goes to the console
+# (for people) and to the results port /dev/ttyS1 (for the host's parser),
+# framed by "KSMTEST-BEGIN name" / "KSMTEST-END name rc".
+results=/dev/ttyS1
+
+run_once() {
+	name=$1
+	shift
+	echo "KSMTEST-BEGIN $name" >$results
+	echo "==> $name"
+	{ "$@"; echo $? >/tmp/rc; } 2>&1 | tee -a $results
+	rc=$(cat /tmp/rc)
+	echo "KSMTEST-END $name $rc" >$results
+	# The next test starts from KSM stopped, whatever this one left.
+	echo 2 >/sys/kernel/mm/ksm/run 2>/dev/null
+	echo 0 >/sys/kernel/mm/ksm/run 2>/dev/null
+	return "$rc"
+}
+
+run() {
+	run_once "$@" || true
+}
+
+# A test known to be racy by design is tried up to N times; the verdict
+# reports every failed attempt and judges by the last one.
+run_tries() {
+	tries=$1
+	shift
+	while ! run_once "$@" && [ "$tries" -gt 1 ]; do
+		tries=$((tries - 1))
+	done
+}
+
+# The base tree's KSM selftests, unchanged, as tools/testing/selftests/mm/run_vmtests.sh runs them.
+run "ksm_tests -M -p 10" ksm_tests -M -p 10
+run "ksm_tests -U" ksm_tests -U
+run "ksm_tests -Z -p 10 -z 0" ksm_tests -Z -p 10 -z 0
+run "ksm_tests -Z -p 10 -z 1" ksm_tests -Z -p 10 -z 1
+# -N -m 1 madvises its second page while ksmd is already scanning the
+# mm and then waits for only two more full scans: when the scan under way
+# had passed that page, it is seen once, checksummed, and not yet merged.
+# Upstream fails it about one run in three under TCG.
+run_tries 3 "ksm_tests -N -m 1" ksm_tests -N -m 1
+run "ksm_tests -N -m 0" ksm_tests -N -m 0
+run "ksm_tests -P -s 100" ksm_tests -P -s 100
+run "ksm_tests -H -s 100" ksm_tests -H -s 100
+run "ksm_tests -D -s 100" ksm_tests -D -s 100
+run "ksm_tests -C -s 100" ksm_tests -C -s 100
+run "ksm_functional_tests" ksm_functional_tests
+
+# Ours: every other ksm_* selftest binary.
+for t in /tests/ksm_*; do
+	case ${t##*/} in
+	ksm_tests|ksm_functional_tests) continue ;;
+	esac
+	run "${t##*/}" "$t"
+done
+exit 0
