@@ -71,6 +71,10 @@ run: build
 	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/run.sh -T $(TIMEOUT) \
 		-l $(LOGS)/$(IMPL)-run-console.log -a quiet $(if $(TTY),-i)
 
+# Both kernels in the bench flavour, ours and upstream booted in turn.
+bench: tests
+	@$(H)/bench/run.sh
+
 clean:
 	rm -rf $(B)/src/*/obj-* $(B)/tests $(B)/logs
 

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# report.py OUTDIR RUN_VM_SH
+#
+# Aggregate the records ksm-bench wrote in OUTDIR/raw/rN-IMPL.tsv (one file
+# per boot): print the side-by-side table, write OUTDIR/results.json and,
+# through gnuplot, OUTDIR/w2-pages-sharing.png.
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+IMPLS = ("ours", "upstream")
+PHASES = ("W2-default", "W2-fast")
+
+
+def load(outdir):
+    """Return figures, series, info, skips from every raw file."""
+    figs = {}      # (workload, figure) -> {unit, better, order, samples{impl: []}}
+    series = {}    # (phase, impl, round) -> [(t, pages_sharing)]
+    info = {impl: {} for impl in IMPLS}
+    skips = {}
+    rounds = set()
+    rawdir = os.path.join(outdir, "raw")
+    for name in sorted(os.listdir(rawdir)):
+        m = re.match(r"r(\d+)-(\w+)\.tsv$", name)
+        if not m or m.group(2) not in IMPLS:
+            continue
+        rnd, impl = int(m.group(1)), m.group(2)
+        rounds.add(rnd)
+        with open(os.path.join(rawdir, name), errors="replace") as f:
+            for line in f:
+                rec = line.rstrip("\r\n").split("\t")
+                if rec[0] == "fig" and len(rec) == 6:
+                    key = (rec[1], rec[2])
+                    ent = figs.setdefault(key, {"unit": rec[3], "better": rec[4],
+                                                "order": len(figs),
+                                                "samples": {i: [] for i in IMPLS}})
+                    ent["samples"][impl].append(float(rec[5]))
+                elif rec[0] == "ts" and len(rec) == 4:
+                    series.setdefault((rec[1], impl, rnd), []).append(
+                        (float(rec[2]), int(rec[3])))
+                elif rec[0] == "info" and len(rec) == 3:
+                    info[impl].setdefault(rec[1], rec[2])
+                elif rec[0] == "skip" and len(rec) == 4:
+                    skips[(rec[1], rec[2])] = rec[3]
+    return figs, series, info, skips, sorted(rounds)
+
+
+def stats(samples):
+    if not samples:
+        return None
+    s = sorted(samples)
+    q = statistics.quantiles(s, n=4, method="inclusive") if len(s) > 1 else [s[0]] * 3
+    return {"samples": samples, "median": statistics.median(s), "min": s[0],
+            "max": s[-1], "iqr": [q[0], q[2]]}
+
+
+def verdict(ent, ours, up):
+    """Better/worse only when the two ranges do not overlap."""
+    if ent["better"] not in ("higher", "lower") or not ours or not up:
+        return ""
+    if ours["min"] > up["max"]:
+        return "ours better" if ent["better"] == "higher" else "ours worse"
+    if ours["max"] < up["min"]:
+        return "ours worse" if ent["better"] == "higher" else "ours better"
+    return ""
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.1f" % v
+    if a >= 1:
+        return "%.2f" % v
+    return "%.3g" % v
+
+
+def qemu_settings(run_vm, append):
+    """The QEMU command line of run-vm.sh, so the JSON says what was run."""
+    text = open(run_vm).read()
+    m = re.search(r"qemu=\((.*?)\)\n", text, re.S)
+    args = " ".join(m.group(1).split()) if m else "unknown"
+    try:
+        ver = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                             text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        ver = "unknown"
+    return {"version": ver, "command": args, "extra_kernel_args": append,
+            "accel": "tcg" if "tcg" in args else "unknown"}
+
+
+def plot(outdir, series, rounds):
+    datadir = os.path.join(outdir, "series")
+    os.makedirs(datadir, exist_ok=True)
+    for (phase, impl, rnd), pts in series.items():
+        with open(os.path.join(datadir, "%s-%s-r%d.dat" % (phase, impl, rnd)), "w") as f:
+            for t, v in pts:
+                f.write("%.3f %d\n" % (t, v))
+    png = os.path.join(outdir, "w2-pages-sharing.png")
+    gp = os.path.join(os.path.dirname(os.path.realpath(__file__)), "w2-plot.gp")
+    try:
+        subprocess.run(["gnuplot", "-e", "datadir='%s'; outfile='%s'; nrounds=%d"
+                        % (datadir, png, max(rounds or [1])), gp], check=True,
+                       capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("bench: plot failed: %s" % getattr(e, "stderr", e), file=sys.stderr)
+        return None
+    return png
+
+
+def main():
+    outdir, run_vm = sys.argv[1], sys.argv[2]
+    figs, series, info, skips, rounds = load(outdir)
+    try:
+        append = open(os.path.join(outdir, "append")).read().strip()
+    except OSError:
+        append = ""
+
+    rows, results = [], []
+    for (w, name), ent in sorted(figs.items(), key=lambda kv: kv[1]["order"]):
+        ours, up = stats(ent["samples"]["ours"]), stats(ent["samples"]["upstream"])
+        ratio = None
+        if ours and up and up["median"]:
+            ratio = ours["median"] / up["median"]
+        v = verdict(ent, ours, up)
+        results.append({"workload": w, "figure": name, "unit": ent["unit"],
+                        "better": ent["better"], "ours": ours, "upstream": up,
+                        "ratio": ratio, "verdict": v or "within noise"})
+        rows.append((w, name, ent["unit"], ours, up, ratio, v, ent["better"]))
+    for (w, name), why in skips.items():
+        results.append({"workload": w, "figure": name, "skipped": why})
+
+    print()
+    print("KSM bench: ours vs upstream, %d round(s) per implementation, "
+          "median [min..max] over rounds" % len(rounds))
+    print("QEMU TCG without KVM: absolute numbers mean little here; "
+          "compare ratios within this run only.")
+    hdr = "%-10s %-32s %-10s %-26s %-26s %6s  %s" % (
+        "workload", "figure", "unit", "ours", "upstream", "ratio", "")
+    print(hdr)
+    print("-" * len(hdr))
+
+    def cell(s):
+        return "-" if not s else "%s [%s..%s]" % (fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
+
+    for w, name, unit, ours, up, ratio, v, better in rows:
+        tag = v if v else ("(info)" if better == "info" else "")
+        print("%-10s %-32s %-10s %-26s %-26s %6s  %s" % (
+            w, name, unit, cell(ours), cell(up),
+            "%.2f" % ratio if ratio is not None else "-", tag))
+    for (w, name), why in skips.items():
+        print("%-10s %-32s %-10s %s" % (w, name, "-", why))
+    print()
+    print("ratio = median(ours) / median(upstream); \"ours better/worse\" only "
+          "when the min..max ranges do not overlap.")
+    for impl in IMPLS:
+        i = info[impl]
+        print("%-8s kernel %s; KSM slab caches: %s; ksmd: %s" % (
+            impl, i.get("kernel", "?"), i.get("W7-caches", "?"), i.get("ksmd", "?")))
+    print("sizes: %s" % info["upstream"].get("sizes", info["ours"].get("sizes", "?")))
+
+    png = plot(outdir, series, rounds)
+    doc = {
+        "kernel": {impl: info[impl].get("kernel") for impl in IMPLS},
+        "qemu": qemu_settings(run_vm, append),
+        "note": "QEMU TCG without KVM: only ratios within one run are meaningful",
+        "rounds": len(rounds),
+        "order": "ours, upstream alternating, one boot each per round",
+        "sizes": info["upstream"].get("sizes", info["ours"].get("sizes")),
+        "info": info,
+        "results": results,
+        "plot": png,
+    }
+    path = os.path.join(outdir, "results.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    print("results: %s%s" % (path, ", plot: %s" % png if png else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh: "make bench".  Build our kernel and the unmodified in-tree KSM
+# ("upstream") in the bench flavour, then boot them in turn under the same
+# QEMU settings, ours then upstream, ROUNDS times, each boot running every
+# workload of ksm-bench once.  report.py turns the records into the table,
+# build/bench/results.json and the W2 plot.
+#
+# Environment: ROUNDS (default 3), BENCH_ARGS (ksm-bench options, the
+# scaled-down sizes below by default), BENCH_TIMEOUT (seconds per boot).
+set -euo pipefail
+
+cd "$(dirname "$(realpath "$0")")/../../../.."
+H=tools/testing/ksm
+B=build
+out=$B/bench
+rounds=${ROUNDS:-3}
+# Scaled so that six boots fit the time budget under TCG: see README.
+args=${BENCH_ARGS:--s 256 -p 4 -m 64 -c 32 -u 16 -n 3 -P 4096}
+timeout=${BENCH_TIMEOUT:-900}
+# slab_nomerge keeps the KSM caches apart from others in /proc/slabinfo.
+append="slab_nomerge quiet"
+
+for impl in ours upstream; do
+	$H/prepare-tree.sh . $B $impl
+	nice -n 10 $H/build-kernel.sh . $B $impl bench
+done
+
+rm -rf "$out"
+mkdir -p "$out/raw" "$out/logs"
+printf '#!/bin/sh\nksm-bench -o /dev/ttyS1 %s\n' "$args" >"$out/guest.sh"
+echo "$append" >"$out/append"
+failed=0
+for round in $(seq "$rounds"); do
+	for impl in ours upstream; do
+		start=$(date +%s)
+		rc=0
+		$H/run-vm.sh -k $B/src/$impl/obj-bench/arch/x86/boot/bzImage \
+			-t $B/tests/bin -s "$out/guest.sh" -T "$timeout" -a "$append" \
+			-l "$out/logs/r$round-$impl-console.log" \
+			-r "$out/raw/r$round-$impl.tsv" >/dev/null 2>&1 || rc=$?
+		echo "bench: round $round/$rounds $impl: $(( $(date +%s) - start ))s" \
+		     "$([ $rc -eq 0 ] || echo "FAILED ($rc), see $out/logs/r$round-$impl-console.log")"
+		[ $rc -eq 0 ] || failed=1
+	done
+done
+
+$H/bench/report.py "$out" "$H/run-vm.sh"
+exit $failed

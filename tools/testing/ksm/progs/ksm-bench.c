@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm-bench: the guest side of "make bench".  Runs the KSM workloads one
+ * after the other in a freshly booted guest and writes one
+ * tab-separated record per line for the host to aggregate:
+ *
+ *   fig	WORKLOAD	FIGURE	UNIT	BETTER	VALUE
+ *   ts	SERIES	SECONDS	PAGES_SHARING
+ *   info	KEY	VALUE
+ *   skip	WORKLOAD	FIGURE	REASON
+ *
+ * BETTER is "higher", "lower" or "info".  Only the sysfs ABI, /proc and
+ * madvise(2) are used, so the same binary measures any implementation.
+ * Progress goes to stderr (the console).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KSM "/sys/kernel/mm/ksm/"
+#define THP "/sys/kernel/mm/transparent_hugepage/"
+#define MIB (1024UL * 1024)
+#define HPAGE (2 * MIB)
+
+static FILE *out;
+static long page_size, clk_tck;
+static int ksmd_pid = -1;
+
+/* Sizes; the defaults are what the issue asks for, "make bench" may scale. */
+static unsigned long w1_mib = 512, w2_procs = 4, w2_mib = 256, w5_mib = 64;
+static unsigned long w4_sparse_gib = 1024, w4_touched = 64;
+static unsigned long w3_scans = 3, fast_pages = 4096;
+static double timeout_s = 600;
+static const char *only;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "ksm-bench: ");
+	vfprintf(stderr, fmt, ap);
+	if (errno)
+		fprintf(stderr, ": %s", strerror(errno));
+	fputc('\n', stderr);
+	va_end(ap);
+	fprintf(out, "info\terror\tsee console\n");
+	fflush(out);
+	exit(1);
+}
+
+static void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "ksm-bench: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void put_fig(const char *w, const char *name, const char *unit,
+		    const char *better, double val)
+{
+	fprintf(out, "fig\t%s\t%s\t%s\t%s\t%.6g\n", w, name, unit, better, val);
+	fflush(out);
+	progress("%s %s = %.6g %s", w, name, val, unit);
+}
+
+static void put_info(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(out, "info\t%s\t", key);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static long knob(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	return read_long(path);
+}
+
+static void write_str(const char *path, const char *val)
+{
+	ssize_t len = strlen(val);
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, val, len) != len)
+		die("cannot write %s to %s", val, path);
+	close(fd);
+}
+
+static void set_knob(const char *name, long val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	snprintf(buf, sizeof(buf), "%ld", val);
+	write_str(path, buf);
+}
+
+/* Pages KSM has merged, whatever the tunables: every mapping counts once. */
+static long merged(void)
+{
+	long zero = knob("ksm_zero_pages");
+
+	return knob("pages_shared") + knob("pages_sharing") + (zero > 0 ? zero : 0);
+}
+
+/*
+ * ksmd is whichever kernel thread is called "ksmd"; failing that, the
+ * first one whose name starts with "ksm", so that an implementation with
+ * differently named threads is still measured (and says so).
+ */
+static void find_ksmd(void)
+{
+	char path[64], comm[64], first[64] = "";
+	struct dirent *de;
+	int pid, fallback = -1;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	if (!d)
+		die("opendir /proc");
+	while ((de = readdir(d))) {
+		if (!isdigit(de->d_name[0]))
+			continue;
+		pid = atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = '\0';
+			if (!strcmp(comm, "ksmd")) {
+				ksmd_pid = pid;
+			} else if (!strncmp(comm, "ksm", 3) && fallback < 0) {
+				fallback = pid;
+				snprintf(first, sizeof(first), "%s", comm);
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	if (ksmd_pid < 0 && fallback >= 0) {
+		ksmd_pid = fallback;
+		put_info("ksmd", "%s (pid %d, no thread named ksmd)", first, fallback);
+	} else if (ksmd_pid >= 0) {
+		put_info("ksmd", "ksmd (pid %d)", ksmd_pid);
+	} else {
+		put_info("ksmd", "not found: ksmd CPU figures are 0");
+	}
+}
+
+/* ksmd's utime + stime in seconds (tick-based, 1/USER_HZ resolution). */
+static double ksmd_cpu(void)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	if (ksmd_pid < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Fields after the command name: state is field 3, utime 14, stime 15. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &utime, &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / clk_tck;
+}
+
+/* Back to a clean slate: nothing merged, no rmap items, ksmd stopped. */
+static void ksm_reset(void)
+{
+	set_knob("run", 0);
+	set_knob("run", 2);
+	set_knob("run", 0);
+}
+
+static void ksm_start(long pages_to_scan, long sleep_ms)
+{
+	set_knob("pages_to_scan", pages_to_scan);
+	set_knob("sleep_millisecs", sleep_ms);
+	set_knob("run", 1);
+}
+
+static void *map_anon(unsigned long len, bool huge)
+{
+	unsigned long extra = huge ? HPAGE : 0;
+	char *p, *a;
+
+	p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap %lu MiB", len >> 20);
+	if (!huge)
+		return p;
+	a = (char *)(((uintptr_t)p + HPAGE - 1) & ~(HPAGE - 1));
+	if (madvise(a, len, MADV_HUGEPAGE))
+		die("MADV_HUGEPAGE");
+	return a;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			val = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return val;
+}
+
+struct conv {
+	double secs;		/* until merged() first reached its final value */
+	double cpu;		/* ksmd CPU seconds over the same interval */
+	long merged;		/* final merged() */
+	bool reached;		/* the expected count was reached */
+};
+
+/*
+ * Start ksmd and wait until @target pages are merged.  Give up when
+ * nothing changed for three full scans (or on timeout), keeping the time
+ * of the last change.  With @series, pages_sharing is sampled every
+ * quarter second for the plot.
+ */
+static struct conv converge(long target, long pages_to_scan, long sleep_ms,
+			    const char *series)
+{
+	double t0, cpu0, t, next_sample = 0, t_last = 0, cpu_last = 0;
+	long m, last = -1, scans, scans_last;
+	struct conv c = { 0 };
+
+	cpu0 = ksmd_cpu();
+	t0 = now();
+	ksm_start(pages_to_scan, sleep_ms);
+	scans_last = knob("full_scans");
+	for (;;) {
+		m = merged();
+		t = now() - t0;
+		scans = knob("full_scans");
+		if (series && t >= next_sample) {
+			fprintf(out, "ts\t%s\t%.3f\t%ld\n", series, t,
+				knob("pages_sharing"));
+			next_sample += 0.25;
+		}
+		if (m != last) {
+			last = m;
+			t_last = t;
+			cpu_last = ksmd_cpu() - cpu0;
+			scans_last = scans;
+		}
+		if (m >= target) {
+			c.reached = true;
+			break;
+		}
+		if (scans - scans_last >= 3 || t > timeout_s)
+			break;
+		usleep(series ? 20000 : 10000);
+	}
+	if (series)
+		fprintf(out, "ts\t%s\t%.3f\t%ld\n", series, now() - t0,
+			knob("pages_sharing"));
+	fflush(out);
+	c.secs = t_last;
+	c.cpu = cpu_last;
+	c.merged = last;
+	if (!c.reached)
+		progress("only %ld of %ld pages merged", last, target);
+	return c;
+}
+
+/* W1: merge throughput over identical pages; W4: run=2 on the result. */
+static void w1(bool huge)
+{
+	unsigned long len = w1_mib * MIB, nr = len / page_size, i;
+	const char *w = huge ? "W1-THP" : "W1";
+	double t, mib = len / (double)MIB;
+	struct conv c;
+	char *mem;
+
+	progress("%s: %lu MiB of identical pages%s", w, w1_mib,
+		 huge ? " in THPs" : "");
+	ksm_reset();
+	mem = map_anon(len, huge);
+	for (i = 0; i < nr; i++)
+		memset(mem + i * page_size, 0x5a, page_size);
+	if (huge)
+		put_fig(w, "THP backing before merge", "MiB", "info",
+			meminfo_kb("AnonHugePages") / 1024.0);
+	if (madvise(mem, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	c = converge(nr, fast_pages, 0, NULL);
+	put_fig(w, "merge rate", "MiB/s", "higher", mib / c.secs);
+	put_fig(w, "merge per ksmd CPU", "MiB/cpu-s", "higher",
+		c.cpu > 0 ? mib / c.cpu : 0);
+	put_fig(w, "merged", "%", "info", 100.0 * c.merged / nr);
+
+	if (!huge) {
+		progress("W4: run=2 over %lu MiB merged", w1_mib);
+		t = now();
+		set_knob("run", 2);
+		while (merged() > 0 && now() - t < timeout_s)
+			usleep(1000);
+		t = now() - t;
+		put_fig("W4", "run=2 unmerge time", "s", "lower", t);
+		put_fig("W4", "run=2 unmerge rate", "MiB/s", "higher", mib / t);
+	}
+	munmap(mem, len);
+	ksm_reset();
+}
+
+/* W4: MADV_UNMERGEABLE over a huge sparse mapping with a few pages touched. */
+static void w4_sparse(void)
+{
+	unsigned long len = w4_sparse_gib << 30, step, i;
+	double t;
+	char *mem;
+
+	progress("W4: MADV_UNMERGEABLE over a sparse %lu GiB mapping", w4_sparse_gib);
+	ksm_reset();
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap %lu GiB NORESERVE", w4_sparse_gib);
+	if (madvise(mem, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	step = len / w4_touched;
+	for (i = 0; i < w4_touched; i++)
+		mem[i * step] = 1;
+	t = now();
+	if (madvise(mem, len, MADV_UNMERGEABLE))
+		die("MADV_UNMERGEABLE");
+	t = now() - t;
+	put_fig("W4", "sparse MADV_UNMERGEABLE", "s", "lower", t);
+	munmap(mem, len);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* W5: write one byte to each merged page; every write is a COW fault. */
+static void w5(void)
+{
+	unsigned long len = w5_mib * MIB, nr = len / page_size, i;
+	double *lat, t;
+	struct conv c;
+	char *mem;
+
+	progress("W5: COW faults on %lu MiB of merged pages", w5_mib);
+	ksm_reset();
+	lat = malloc(nr * sizeof(*lat));
+	mem = map_anon(len, false);
+	if (!lat)
+		die("malloc");
+	for (i = 0; i < nr; i++)
+		memset(mem + i * page_size, 0xa5, page_size);
+	if (madvise(mem, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	c = converge(nr, fast_pages, 0, NULL);
+	/* Stop ksmd so that it neither competes nor re-merges. */
+	set_knob("run", 0);
+	put_fig("W5", "merged before faults", "%", "info", 100.0 * c.merged / nr);
+	for (i = 0; i < nr; i++) {
+		t = now();
+		/* volatile: the store must fault between the two clock reads */
+		*(volatile char *)(mem + i * page_size) = 1;
+		lat[i] = now() - t;
+	}
+	qsort(lat, nr, sizeof(*lat), cmp_double);
+	put_fig("W5", "COW fault median", "us", "lower", lat[nr / 2] * 1e6);
+	put_fig("W5", "COW fault p99", "us", "lower", lat[nr * 99 / 100] * 1e6);
+	munmap(mem, len);
+	free(lat);
+	ksm_reset();
+}
+
+/* Bytes in the slab caches whose name starts with "ksm". */
+static void ksm_slabs(double *obj_bytes, double *slab_bytes, char *names, size_t size)
+{
+	unsigned long active, num, objsize, perslab, pages, slabs;
+	char line[512], name[64];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	*obj_bytes = *slab_bytes = 0;
+	names[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "ksm", 3))
+			continue;
+		if (sscanf(line, "%63s %lu %lu %lu %lu %lu : tunables %*u %*u %*u : slabdata %*u %lu",
+			   name, &active, &num, &objsize, &perslab, &pages,
+			   &slabs) != 7)
+			continue;
+		*obj_bytes += (double)active * objsize;
+		*slab_bytes += (double)slabs * pages * page_size;
+		snprintf(names + strlen(names), size - strlen(names), "%s%s",
+			 names[0] ? "," : "", name);
+	}
+	fclose(f);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+enum kind { IMAGE, ZERO, UNIQUE };
+
+/* 40% image pages (same in every process), 20% zero, 40% unique, interleaved. */
+static enum kind kind_of(unsigned long i)
+{
+	unsigned long r = i % 10;
+
+	return r < 4 ? IMAGE : r < 6 ? ZERO : UNIQUE;
+}
+
+static int w2_child(unsigned long p, int ready_fd, int done_fd)
+{
+	unsigned long nr = w2_mib * MIB / page_size, words = page_size / 8, i, w;
+	uint64_t *pg, seed;
+	char *mem = map_anon(nr * page_size, false);
+	char c = 1;
+
+	for (i = 0; i < nr; i++) {
+		pg = (uint64_t *)(mem + i * page_size);
+		switch (kind_of(i)) {
+		case IMAGE:
+			seed = mix(i + 1);
+			break;
+		case ZERO:
+			/* Touch it: an untouched page is not there to merge. */
+			memset(pg, 0, page_size);
+			continue;
+		default:
+			seed = mix((p + 1) << 40 ^ i ^ 0x5bd1e995);
+			break;
+		}
+		for (w = 0; w < words; w++)
+			pg[w] = seed + w * 0x9e3779b97f4a7c15ULL;
+	}
+	if (madvise(mem, nr * page_size, MADV_MERGEABLE))
+		return 3;
+	if (write(ready_fd, &c, 1) != 1)
+		return 4;
+	/* Hold the memory until the parent closes the pipe. */
+	while (read(done_fd, &c, 1) > 0)
+		;
+	return 0;
+}
+
+/*
+ * W2: VM-like mix in several processes, converged from scratch once with
+ * the default tunables and once with sleep_millisecs=0 and a large
+ * pages_to_scan.  W7 (metadata) is read at the first convergence, W3
+ * (steady-state scan cost) after the second.
+ */
+static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady)
+{
+	unsigned long nr = w2_mib * MIB / page_size, p, i, mergeable = 0;
+	double obj, slab, t, cpu, t1, cpu1;
+	int ready[2], done[2], status;
+	char w[32], series[32], names[256];
+	long target, scans;
+	struct conv c;
+
+	snprintf(w, sizeof(w), "W2-%s", phase);
+	snprintf(series, sizeof(series), "W2-%s", phase);
+	progress("%s: %lu processes x %lu MiB, pages_to_scan=%ld sleep_millisecs=%ld",
+		 w, w2_procs, w2_mib, pages_to_scan, sleep_ms);
+	ksm_reset();
+	if (pipe(ready) || pipe(done))
+		die("pipe");
+	for (p = 0; p < w2_procs; p++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (!pid) {
+			close(done[1]);
+			_exit(w2_child(p, ready[1], done[0]));
+		}
+	}
+	close(done[0]);
+	for (p = 0; p < w2_procs; p++)
+		if (read(ready[0], names, 1) != 1)
+			die("W2 child failed");
+	for (i = 0; i < nr; i++)
+		mergeable += kind_of(i) != UNIQUE;
+	target = mergeable * w2_procs;
+
+	c = converge(target, pages_to_scan, sleep_ms, series);
+	put_fig(w, "time to converge", "s", "lower", c.secs);
+	put_fig(w, "ksmd CPU to converge", "cpu-s", "lower", c.cpu);
+	put_fig(w, "pages_sharing", "pages", "higher", knob("pages_sharing"));
+	put_fig(w, "general_profit", "MiB", "higher", knob("general_profit") / (double)MIB);
+	put_fig(w, "merged of mergeable", "%", "info", 100.0 * c.merged / target);
+
+	if (!steady) {
+		ksm_slabs(&obj, &slab, names, sizeof(names));
+		put_info("W7-caches", "%s", names[0] ? names : "none");
+		put_fig("W7", "slab objects per tracked page", "B", "lower",
+			obj / (nr * w2_procs));
+		put_fig("W7", "slab footprint per tracked page", "B", "lower",
+			slab / (nr * w2_procs));
+	} else {
+		/* Align to a scan boundary, then time w3_scans unchanged scans. */
+		scans = knob("full_scans");
+		t = now();
+		while (knob("full_scans") == scans && now() - t < timeout_s)
+			usleep(5000);
+		scans = knob("full_scans");
+		t1 = now();
+		cpu1 = ksmd_cpu();
+		while (knob("full_scans") < scans + (long)w3_scans && now() - t1 < timeout_s)
+			usleep(5000);
+		cpu = ksmd_cpu() - cpu1;
+		t = now() - t1;
+		scans = knob("full_scans") - scans;
+		put_fig("W3", "ksmd CPU per full scan", "cpu-ms", "lower",
+			scans ? cpu * 1e3 / scans : 0);
+		put_fig("W3", "wall time per full scan", "ms", "lower",
+			scans ? t * 1e3 / scans : 0);
+	}
+	close(done[1]);
+	for (p = 0; p < w2_procs; p++)
+		wait(&status);
+	ksm_reset();
+}
+
+static bool want(const char *w)
+{
+	char buf[128];
+
+	if (!only)
+		return true;
+	snprintf(buf, sizeof(buf), ",%s,", only);
+	return strstr(buf, w);
+}
+
+static void usage(void)
+{
+	fputs("ksm-bench [-o FILE] [-s W1_MIB] [-p W2_PROCS] [-m W2_MIB_PER_PROC]\n"
+	      "          [-c W5_MIB] [-u W4_SPARSE_GIB] [-n W3_SCANS] [-P PAGES_TO_SCAN]\n"
+	      "          [-T TIMEOUT_S] [-w W1,W2,W3,W4,W5,W7]\n", stderr);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	long def_pages, def_sleep;
+	struct utsname u;
+	int opt;
+
+	out = stdout;
+	while ((opt = getopt(argc, argv, "o:s:p:m:c:u:n:P:T:w:")) != -1) {
+		switch (opt) {
+		case 'o':
+			out = fopen(optarg, "w");
+			if (!out)
+				die("open %s", optarg);
+			break;
+		case 's':
+			w1_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			w2_procs = strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			w2_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			w5_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'u':
+			w4_sparse_gib = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			w3_scans = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			fast_pages = strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			timeout_s = strtod(optarg, NULL);
+			break;
+		case 'w':
+			only = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+	clk_tck = sysconf(_SC_CLK_TCK);
+	uname(&u);
+	put_info("kernel", "%s %s", u.release, u.version);
+	put_info("sizes",
+		 "W1 %lu MiB, W2 %lu x %lu MiB, W4 sparse %lu GiB, W5 %lu MiB, fast pages_to_scan %lu",
+		 w1_mib, w2_procs, w2_mib, w4_sparse_gib, w5_mib, fast_pages);
+
+	/* The defaults of a fresh boot are the "default tunables" of W2. */
+	def_pages = knob("pages_to_scan");
+	def_sleep = knob("sleep_millisecs");
+	if (def_pages < 0 || def_sleep < 0)
+		die("no " KSM);
+	put_info("defaults", "pages_to_scan=%ld sleep_millisecs=%ld", def_pages, def_sleep);
+	write_str(THP "enabled", "madvise");
+	find_ksmd();
+
+	if (want("W1")) {
+		w1(false);
+		w1(true);
+	}
+	if (want("W5"))
+		w5();
+	if (want("W4"))
+		w4_sparse();
+	/* No rmap walk interface to time yet: say so rather than invent a figure. */
+	fprintf(out, "skip\tW6\trmap walk latency\t%s\n",
+		"not yet: waits for the rmap walk issue");
+	if (want("W2") || want("W7"))
+		w2("default", def_pages, def_sleep, false);
+	if (want("W2") || want("W3"))
+		w2("fast", fast_pages, 0, true);
+	fprintf(out, "info\tdone\t1\n");
+	fflush(out);
+	return 0;
+}
