@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel Samepage Merging: state shared by the files of mm/ksm/.
+ *
+ * Documentation/mm/ksm.rst describes the design; the comment next to each
+ * field below names what serializes writers of that field.  "ksmd" means
+ * ksm_scan_mutex, which ksmd holds while it works and which the sysfs paths
+ * that reshape the trees take as well.
+ */
+#ifndef _MM_KSM_INTERNAL_H
+#define _MM_KSM_INTERNAL_H
+
+#include <linux/ksm.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "../internal.h"
+#include "../mm_slot.h"
+
+/* Bits of ksm_run_state; the first three are the values of sysfs "run". */
+#define KSM_RUN_STOP		0
+#define KSM_RUN_MERGE		1
+#define KSM_RUN_UNMERGE		2
+#define KSM_RUN_OFFLINE		4	/* memory is going offline */
+
+/* Where a struct ksm_item currently is. */
+enum ksm_item_state {
+	KSM_ITEM_LOOSE,		/* in no tree */
+	KSM_ITEM_UNSTABLE,	/* node of an unstable tree */
+	KSM_ITEM_STABLE,	/* on the member list of a stable node */
+};
+
+/*
+ * struct ksm_item - one scanned virtual page of a registered mm
+ *
+ * Items of an mm form a singly linked list in ascending address order,
+ * rebuilt lazily as ksmd walks the mm.
+ */
+struct ksm_item {
+	struct ksm_item *next;		/* ksmd: next item of the same mm */
+	struct mm_struct *mm;		/* constant; mmgrab()ed by the mm slot */
+	unsigned long addr;		/* constant; page aligned */
+	u32 csum;			/* ksmd: content checksum at last visit */
+	u8 state;			/* ksmd: enum ksm_item_state */
+	u8 round;			/* ksmd: scan round of unstable insertion */
+	u8 age;				/* ksmd: visits without merging */
+	u8 skips;			/* ksmd: visits still to be skipped */
+	union {
+		struct {			/* KSM_ITEM_UNSTABLE */
+			struct rb_node rb;	/* ksmd */
+			int nid;		/* ksmd: unstable tree index */
+		};
+		struct {			/* KSM_ITEM_STABLE */
+			struct ksm_snode *snode;	/* ksmd */
+			struct hlist_node link;	/* KSM folio lock */
+			struct anon_vma *anon_vma;	/* ksmd; holds a ref */
+		};
+	};
+};
+
+/* What a struct ksm_snode stands for. */
+enum ksm_snode_kind {
+	KSM_SNODE_PLAIN,	/* KSM folio, linked directly in a stable tree */
+	KSM_SNODE_DUP,		/* KSM folio, one of the dups of a chain */
+	KSM_SNODE_CHAIN,	/* tree node grouping dups of equal content */
+	KSM_SNODE_MIGRATED,	/* KSM folio on the wrong node, awaiting rehoming */
+};
+
+/*
+ * struct ksm_snode - stable tree node
+ *
+ * A KSM folio points at its snode through folio->mapping (tagged with
+ * PAGE_MAPPING_KSM); the snode finds the folio again through @kpfn and only
+ * trusts it while folio->mapping still points back (see ksm_snode_folio()).
+ */
+struct ksm_snode {
+	union {
+		struct rb_node rb;		/* ksmd: PLAIN, CHAIN */
+		struct hlist_node dup_link;	/* ksmd: DUP, on chain->members */
+		struct list_head migrated;	/* ksmd: MIGRATED */
+	};
+	/* PLAIN/DUP/MIGRATED: items (KSM folio lock); CHAIN: dups (ksmd) */
+	struct hlist_head members;
+	union {
+		unsigned long kpfn;	/* !CHAIN: folio lock + ksmd, see above */
+		unsigned long pruned_at; /* CHAIN, ksmd: jiffies of last prune */
+	};
+	int nr_items;			/* !CHAIN, ksmd: length of @members */
+	int nid;			/* ksmd: index of the tree linked in */
+	u8 kind;			/* ksmd: enum ksm_snode_kind */
+};
+
+/* struct ksm_mm - a registered mm (the MMF_VM_MERGEABLE bit is set) */
+struct ksm_mm {
+	struct mm_slot slot;		/* ksm_list_lock: hash and scan list */
+	struct ksm_item *items;		/* ksmd, while ksm_cursor is on it */
+};
+
+/*
+ * struct ksm_cursor - where ksmd is in its walk over the registered mms
+ *
+ * __ksm_exit() never frees the ksm_mm the cursor is on, so ksmd may use it
+ * without ksm_list_lock; moving the cursor takes ksm_list_lock.
+ */
+struct ksm_cursor {
+	struct ksm_mm *kmm;		/* ksmd + ksm_list_lock */
+	unsigned long addr;		/* ksmd: next address to look at */
+	struct ksm_item **link;		/* ksmd: where the item for addr goes */
+	unsigned long rounds;		/* ksmd: completed full scans */
+};
+
+/* Tunables, all written from sysfs. */
+struct ksm_config {
+	unsigned int pages_to_scan;	/* pages per batch */
+	unsigned int sleep_ms;		/* pause between batches */
+	unsigned int prune_ms;		/* stable_node_chains_prune_millisecs */
+	int max_sharing;		/* ksmd: max_page_sharing, >= 2 */
+	unsigned int merge_across_nodes; /* ksmd: one tree for all nodes */
+	int nr_trees;			/* ksmd: 1, or nr_node_ids */
+	bool use_zero_pages;
+	bool smart_scan;
+};
+
+/* Statistics, updated by ksmd (or with ksmd excluded), read locklessly. */
+struct ksm_stats {
+	unsigned long pages_shared;	/* KSM folios with sharers */
+	unsigned long pages_sharing;	/* items beyond the first of a folio */
+	unsigned long pages_unshared;	/* items in unstable trees */
+	unsigned long items;		/* allocated struct ksm_item */
+	unsigned long chains;		/* KSM_SNODE_CHAIN nodes */
+	unsigned long dups;		/* KSM_SNODE_DUP nodes */
+	unsigned long scanned;		/* pages looked at */
+	unsigned long skipped;		/* pages passed over by smart scan */
+};
+
+extern struct ksm_config ksm_cfg;
+extern struct ksm_stats ksm_stats;
+extern struct ksm_cursor ksm_cursor;
+extern struct ksm_mm ksm_mm_head;	/* list head of registered mms */
+extern unsigned long ksm_run_state;	/* ksm_scan_mutex */
+extern struct mutex ksm_scan_mutex;
+extern spinlock_t ksm_list_lock;
+extern wait_queue_head_t ksm_thread_wait;
+extern wait_queue_head_t ksm_iter_wait;
+extern struct rb_root *ksm_stable_roots;	/* ksmd */
+extern struct rb_root *ksm_unstable_roots;	/* ksmd */
+extern struct list_head ksm_migrated_nodes;	/* ksmd */
+extern u32 ksm_zero_csum;
+
+/* Index of the tree (stable or unstable) in which a pfn belongs. */
+static inline int ksm_tree_nid(unsigned long pfn)
+{
+#ifdef CONFIG_NUMA
+	if (!ksm_cfg.merge_across_nodes)
+		return pfn_to_nid(pfn);
+#endif
+	return 0;
+}
+
+/* An mm whose last user is gone: its page tables are off limits. */
+static inline bool ksm_mm_exiting(struct mm_struct *mm)
+{
+	return atomic_read(&mm->mm_users) == 0;
+}
+
+static inline struct ksm_snode *ksm_folio_snode(struct folio *folio)
+{
+	return folio_test_ksm(folio) ? folio_raw_mapping(folio) : NULL;
+}
+
+static inline struct ksm_snode *ksm_page_snode(struct page *page)
+{
+	return ksm_folio_snode(page_folio(page));
+}
+
+/*
+ * Room for @extra more sharers on a KSM folio now mapped by @nr_items
+ * items, within a limit of @max.  A folio nobody maps any more is about to
+ * go away and takes no new sharers at all.
+ */
+static inline bool ksm_sharing_room(int nr_items, int extra, int max)
+{
+	return nr_items > 0 && nr_items + extra < max;
+}
+
+static inline bool ksm_snode_has_room(const struct ksm_snode *snode)
+{
+	return ksm_sharing_room(snode->nr_items, 0, ksm_cfg.max_sharing);
+}
+
+/*
+ * Bytes saved by @merged pages mapped from KSM folios (or, for the global
+ * figure, by the sharers beyond the first) and @zero_pages KSM zero pages,
+ * less the cost of @items tracking items.
+ */
+static inline long ksm_profit(unsigned long merged, long zero_pages,
+			      unsigned long items)
+{
+	return (long)(merged + zero_pages) * PAGE_SIZE -
+	       (long)(items * sizeof(struct ksm_item));
+}
+
+/* How ksm_snode_folio() should leave the folio it returns. */
+enum ksm_folio_lock {
+	KSM_FOLIO_UNLOCKED,
+	KSM_FOLIO_LOCKED,
+	KSM_FOLIO_TRYLOCKED,	/* ERR_PTR(-EBUSY) if the lock is taken */
+};
+
+/* stable.c */
+int __init ksm_stable_init(void);
+struct folio *ksm_snode_folio(struct ksm_snode *snode,
+			      enum ksm_folio_lock how);
+void ksm_folio_set_snode(struct folio *folio, struct ksm_snode *snode);
+void ksm_stable_unlink_item(struct ksm_item *item);
+void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
+			 bool over_limit);
+struct folio *ksm_stable_find(struct page *page);
+struct ksm_snode *ksm_stable_insert(struct folio *kfolio);
+void ksm_snode_rehome_if_misplaced(struct ksm_snode *snode);
+void ksm_prune_migrated(void);
+int ksm_stable_remove_all(void);
+void ksm_stable_drop_pfn_range(unsigned long start_pfn,
+			       unsigned long end_pfn);
+
+/* unstable.c */
+void ksm_unstable_reset(void);
+struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
+				    struct page **match);
+void ksm_unstable_unlink_item(struct ksm_item *item);
+
+/* scan.c */
+int __init ksm_scan_init(void);
+struct task_struct * __init ksm_start_thread(void);
+void ksm_item_untrack(struct ksm_item *item);
+void ksm_items_free_from(struct ksm_item **link);
+u32 ksm_page_csum(struct page *page);
+void ksm_advisor_set(bool scan_time);
+void ksm_note_new_candidates(void);
+bool ksm_advisor_active(void);
+extern unsigned long ksm_advisor_max_pages;
+extern unsigned long ksm_advisor_min_pages;
+extern unsigned int ksm_advisor_max_cpu;
+extern unsigned long ksm_advisor_target_secs;
+
+/* merge.c */
+bool ksm_lock_mm(struct mm_struct *mm);
+void ksm_unlock_mm(struct mm_struct *mm);
+struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
+					 unsigned long addr);
+struct page *ksm_item_get_page(struct ksm_item *item);
+int ksm_merge_zero(struct ksm_item *item, struct page *page);
+int ksm_merge_with(struct ksm_item *item, struct page *page,
+		   struct page *kpage);
+struct page *ksm_merge_pair(struct ksm_item *item, struct page *page,
+			    struct ksm_item *peer, struct page *peer_page);
+void ksm_undo_merge(struct ksm_item *item);
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, bool lock_vma);
+int ksm_unmerge_everything(void);
+
+/* mm.c */
+int __init ksm_mm_init(void);
+bool ksm_vma_compatible(struct vm_area_struct *vma);
+struct ksm_mm *ksm_cursor_step(struct ksm_mm *from, bool reap);
+void ksm_mm_release(struct ksm_mm *kmm);
+
+/* rmap.c */
+void ksm_wait_while_offlining(void);
+void __init ksm_hotplug_init(void);
+
+/* sysfs.c */
+int __init ksm_sysfs_init(void);
+
+#endif /* _MM_KSM_INTERNAL_H */

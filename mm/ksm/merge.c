@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM page-table work: making a page a KSM page, mapping a KSM page (or the
+ * zero page) in place of an identical one, and undoing all that.
+ *
+ * ksmd works on other processes' mms.  It pins an mm with mmget_not_zero()
+ * around each piece of page-table work, so exit_mmap() cannot start tearing
+ * down page tables under it, while an exiting task never waits for ksmd:
+ * if ksmd's reference is the last one, ksmd hands the teardown off with
+ * mmput_async().
+ */
+
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/oom.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+#include <trace/events/ksm.h>
+#include <asm/tlbflush.h>
+
+#include "../internal.h"
+#include "internal.h"
+
+/**
+ * ksm_lock_mm - pin @mm and take its mmap_lock for reading
+ * @mm: an mm that ksmd holds by mmgrab() only
+ *
+ * Return: false, with nothing taken, if @mm is already exiting.
+ */
+bool ksm_lock_mm(struct mm_struct *mm)
+{
+	if (!mmget_not_zero(mm))
+		return false;
+	mmap_read_lock(mm);
+	return true;
+}
+
+/**
+ * ksm_unlock_mm - undo ksm_lock_mm()
+ * @mm: the mm
+ */
+void ksm_unlock_mm(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+	mmput_async(mm);
+}
+
+/**
+ * ksm_mergeable_vma - the VM_MERGEABLE vma with anon pages covering @addr
+ * @mm: the mm, with its mmap_lock held
+ * @addr: the address
+ *
+ * Return: the vma, or NULL when the area is gone or no longer mergeable.
+ */
+struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
+					 unsigned long addr)
+{
+	struct vm_area_struct *vma = NULL;
+
+	if (!ksm_mm_exiting(mm))
+		vma = vma_lookup(mm, addr);
+	if (vma && (vma->vm_flags & VM_MERGEABLE) && vma->anon_vma)
+		return vma;
+	return NULL;
+}
+
+/**
+ * ksm_item_get_page - the anonymous page mapped where @item is, if any
+ * @item: the item
+ *
+ * Return: the page, referenced, or NULL.
+ */
+struct page *ksm_item_get_page(struct ksm_item *item)
+{
+	struct mm_struct *mm = item->mm;
+	struct vm_area_struct *vma;
+	struct page *page = NULL;
+	struct folio_walk fw;
+	struct folio *folio;
+
+	if (!ksm_lock_mm(mm))
+		return NULL;
+	vma = ksm_mergeable_vma(mm, item->addr);
+	if (vma) {
+		folio = folio_walk_start(&fw, vma, item->addr, 0);
+		if (folio) {
+			if (folio_test_anon(folio) &&
+			    !folio_is_zone_device(folio)) {
+				folio_get(folio);
+				page = fw.page;
+			}
+			folio_walk_end(&fw, vma);
+		}
+	}
+	if (page) {
+		flush_anon_page(vma, page, item->addr);
+		flush_dcache_page(page);
+	}
+	ksm_unlock_mm(mm);
+	return page;
+}
+
+/*
+ * Write-protect the pte found by @pvmw, unless someone may be writing to
+ * the folio behind our back (a GUP pin, O_DIRECT in flight) or the folio
+ * cannot stop being exclusive.  Returns the final pte in *@orig.
+ */
+static int ksm_wrprotect_pte(struct vm_area_struct *vma, struct folio *folio,
+			     struct page_vma_mapped_walk *pvmw, pte_t *orig)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr = pvmw->address;
+	bool exclusive = PageAnonExclusive(&folio->page);
+	pte_t pte = ptep_get(pvmw->pte);
+	int swapcache;
+
+	if (!pte_write(pte) && !pte_dirty(pte) && !exclusive &&
+	    !mm_tlb_flush_pending(mm)) {
+		*orig = pte;
+		return 0;
+	}
+
+	swapcache = folio_test_swapcache(folio);
+	flush_cache_page(vma, addr, folio_pfn(folio));
+	/*
+	 * Clear and flush before looking at the refcount: once no TLB maps
+	 * the page, GUP-fast cannot take a new reference, so the comparison
+	 * below stays true.  Only permissions are reduced, and no other page
+	 * gets mapped: no mmu notifier invalidation needed for the clear.
+	 */
+	pte = ptep_clear_flush(vma, addr, pvmw->pte);
+	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + swapcache)
+		goto restore;
+	if (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))
+		goto restore;
+
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	pte = pte_wrprotect(pte_mkclean(pte));
+	set_pte_at(mm, addr, pvmw->pte, pte);
+	*orig = pte;
+	return 0;
+
+restore:
+	set_pte_at(mm, addr, pvmw->pte, pte);
+	return -EFAULT;
+}
+
+static int ksm_wrprotect(struct vm_area_struct *vma, struct folio *folio,
+			 pte_t *orig)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return -EFAULT;
+	if (folio_maybe_dma_pinned(folio))
+		return -EFAULT;
+	pvmw.address = page_address_in_vma(&folio->page, vma);
+	if (pvmw.address == -EFAULT)
+		return -EFAULT;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
+				pvmw.address, pvmw.address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (page_vma_mapped_walk(&pvmw)) {
+		if (!WARN_ONCE(!pvmw.pte, "ksm: PMD-mapped small folio"))
+			err = ksm_wrprotect_pte(vma, folio, &pvmw, orig);
+		page_vma_mapped_walk_done(&pvmw);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/* The pte that will map @kpage (a KSM page or the zero page) at @addr. */
+static pte_t ksm_make_pte(struct vm_area_struct *vma, unsigned long addr,
+			  struct page *kpage)
+{
+	struct folio *kfolio = page_folio(kpage);
+	struct mm_struct *mm = vma->vm_mm;
+
+	if (is_zero_pfn(page_to_pfn(kpage))) {
+		/*
+		 * The dirty bit tells a KSM zero page from a plain one (see
+		 * is_ksm_zero_pte()); the page it replaces stops counting
+		 * as anonymous memory.
+		 */
+		ksm_map_zero_page(mm);
+		dec_mm_counter(mm, MM_ANONPAGES);
+		return pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage),
+							 vma->vm_page_prot)));
+	}
+	folio_get(kfolio);
+	folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	return mk_pte(kpage, vma->vm_page_prot);
+}
+
+/*
+ * The pmd of a page table mapping @addr, if there is one.  THP code may
+ * clear and set a pmd without the anon_vma lock: look for a present pmd
+ * that is not huge in one go.
+ */
+static pmd_t *ksm_pte_table(struct mm_struct *mm, unsigned long addr)
+{
+	pmd_t *pmd = mm_find_pmd(mm, addr);
+	pmd_t val;
+
+	if (!pmd)
+		return NULL;
+	val = pmdp_get_lockless(pmd);
+	return pmd_present(val) && !pmd_trans_huge(val) ? pmd : NULL;
+}
+
+/* Swap the pte at @ptep (locked, equal to @orig) over to @kpage. */
+static void ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
+			   pte_t *ptep, pte_t orig, struct page *page,
+			   struct page *kpage)
+{
+	struct folio *folio = page_folio(page);
+	pte_t newpte = ksm_make_pte(vma, addr, kpage);
+
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	/* Read-only to read-only of the same content: no notifier needed. */
+	ptep_clear_flush(vma, addr, ptep);
+	set_pte_at(vma->vm_mm, addr, ptep, newpte);
+
+	folio_remove_rmap_pte(folio, page, vma);
+	if (!folio_mapped(folio))
+		folio_free_swap(folio);
+	folio_put(folio);
+}
+
+/*
+ * Map @kpage where @page is mapped in @vma, provided the pte is still the
+ * write-protected @orig.
+ */
+static int ksm_replace_pte(struct vm_area_struct *vma, struct page *page,
+			   struct page *kpage, pte_t orig)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	unsigned long addr;
+	spinlock_t *ptl;	/* the page table lock of @pmd */
+	pte_t *ptep;
+	pmd_t *pmd;
+	int err = -EFAULT;
+
+	addr = page_address_in_vma(page, vma);
+	pmd = addr == -EFAULT ? NULL : ksm_pte_table(mm, addr);
+	if (!pmd)
+		return -EFAULT;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (ptep) {
+		if (pte_same(ptep_get(ptep), orig)) {
+			VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
+			ksm_switch_pte(vma, addr, ptep, orig, page, kpage);
+			err = 0;
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Turn the locked, write-protected @folio into a KSM folio that has no
+ * stable node yet; ksm_stable_insert() gives it one.
+ */
+static void ksm_promote(struct folio *folio)
+{
+	ksm_folio_set_snode(folio, NULL);
+	folio_mark_accessed(folio);
+	/* A clean page would be dropped by reclaim, not swapped: dirty it. */
+	if (!folio_test_dirty(folio))
+		folio_set_dirty(folio);
+}
+
+/*
+ * Merge @page, mapped in @vma, into @kpage; with @kpage NULL, make @page a
+ * KSM page itself.  Returns 0 on success, -EFAULT otherwise.
+ */
+static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
+			 struct page *kpage)
+{
+	pte_t orig = __pte(0);
+	int err = -EFAULT;
+
+	if (page == kpage)		/* the KSM page was forked */
+		return 0;
+	if (!PageAnon(page))
+		return -EFAULT;
+	/*
+	 * The folio lock keeps the swapcache flag stable.  Do not wait for
+	 * it: ksmd has other pages to look at and comes back later.
+	 */
+	if (!trylock_page(page))
+		return -EFAULT;
+	if (PageTransCompound(page) && split_huge_page(page))
+		goto unlock;
+
+	if (ksm_wrprotect(vma, page_folio(page), &orig))
+		goto unlock;
+	if (!kpage) {
+		ksm_promote(page_folio(page));
+		err = 0;
+	} else if (pages_identical(page, kpage)) {
+		err = ksm_replace_pte(vma, page, kpage, orig);
+	}
+unlock:
+	unlock_page(page);
+	return err;
+}
+
+/**
+ * ksm_merge_zero - map the zero page in place of an all-zero page
+ * @item: the item of @page
+ * @page: the page being scanned
+ *
+ * Return: 0 if done (or if the area went away meanwhile), -EFAULT when the
+ * page is not a zero-page candidate or could not be replaced.
+ */
+int ksm_merge_zero(struct ksm_item *item, struct page *page)
+{
+	struct mm_struct *mm = item->mm;
+	struct vm_area_struct *vma;
+	struct page *zpage;
+	int err = 0;
+
+	if (!ksm_cfg.use_zero_pages || item->csum != ksm_zero_csum)
+		return -EFAULT;
+	if (!ksm_lock_mm(mm))
+		return 0;
+	vma = ksm_mergeable_vma(mm, item->addr);
+	if (vma) {
+		zpage = ZERO_PAGE(item->addr);
+		err = ksm_merge_one(vma, page, zpage);
+		trace_ksm_merge_one_page(page_to_pfn(zpage), item, mm, err);
+	}
+	ksm_unlock_mm(mm);
+	return err;
+}
+
+/**
+ * ksm_merge_with - merge the page of @item into a KSM page
+ * @item: the item of @page
+ * @page: the page to merge away
+ * @kpage: the KSM page, or NULL to make @page a new KSM page
+ *
+ * On success @item is out of any tree and holds a reference on the
+ * anon_vma through which rmap will find the mapping.
+ *
+ * Return: 0 if merged, -EFAULT otherwise.
+ */
+int ksm_merge_with(struct ksm_item *item, struct page *page,
+		   struct page *kpage)
+{
+	struct mm_struct *mm = item->mm;
+	struct vm_area_struct *vma;
+	int err = -EFAULT;
+
+	if (!ksm_lock_mm(mm))
+		goto out;
+	vma = ksm_mergeable_vma(mm, item->addr);
+	if (vma)
+		err = ksm_merge_one(vma, page, kpage);
+	if (!err) {
+		/* The unstable tree links share room with anon_vma. */
+		ksm_item_untrack(item);
+		item->anon_vma = vma->anon_vma;
+		get_anon_vma(vma->anon_vma);
+	}
+	ksm_unlock_mm(mm);
+out:
+	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage ? kpage : page),
+				      item, mm, err);
+	return err;
+}
+
+/**
+ * ksm_merge_pair - merge two identical pages met in the unstable tree
+ * @item: the item of the page being scanned
+ * @page: that page
+ * @peer: the unstable tree item that matched
+ * @peer_page: the page of @peer
+ *
+ * Return: the new KSM page (@page), or NULL if the pair could not merge.
+ */
+struct page *ksm_merge_pair(struct ksm_item *item, struct page *page,
+			    struct ksm_item *peer, struct page *peer_page)
+{
+	if (ksm_merge_with(item, page, NULL))
+		return NULL;
+	if (!ksm_merge_with(peer, peer_page, page))
+		return page;
+	/* A KSM page mapped only once is no gain: break it again. */
+	ksm_undo_merge(item);
+	return NULL;
+}
+
+/* Is what @vma maps at @addr merged by KSM (KSM folio or KSM zero page)? */
+static bool ksm_merged_at(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct folio_walk fw;
+	struct folio *folio;
+	bool merged = false;
+
+	folio = folio_walk_start(&fw, vma, addr, FW_MIGRATION | FW_ZEROPAGE);
+	if (!folio)
+		return false;
+	/* A small folio is mapped at pte level. */
+	if (!folio_test_large(folio))
+		merged = folio_test_ksm(folio) ||
+			 (pte_present(fw.pte) && is_ksm_zero_pte(fw.pte));
+	folio_walk_end(&fw, vma);
+	return merged;
+}
+
+/*
+ * Replace what KSM merged at @addr by a private copy, as a write would.
+ * The fault may back out (e.g. on a racing accessed-bit update), so try
+ * until the page is no longer merged.  SIGBUS means truncation unmapped it
+ * for us; an OOM is reported, and the caller keeps VM_MERGEABLE so that a
+ * later pass retries.
+ */
+static int ksm_break_cow_at(struct vm_area_struct *vma, unsigned long addr)
+{
+	const vm_fault_t fatal = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV |
+				 VM_FAULT_OOM;
+	vm_fault_t ret;
+
+	do {
+		cond_resched();
+		if (!ksm_merged_at(vma, addr))
+			return 0;
+		/* Remote: on behalf of another task, and no pkey checks. */
+		ret = handle_mm_fault(vma, addr,
+				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
+				      NULL);
+	} while (!(ret & fatal));
+	return (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+}
+
+/**
+ * ksm_undo_merge - break a merge that ksmd itself made a moment ago
+ * @item: a loose item still holding its anon_vma reference
+ */
+void ksm_undo_merge(struct ksm_item *item)
+{
+	struct mm_struct *mm = item->mm;
+	struct vm_area_struct *vma;
+
+	put_anon_vma(item->anon_vma);
+	if (!ksm_lock_mm(mm))
+		return;
+	vma = ksm_mergeable_vma(mm, item->addr);
+	if (vma)
+		ksm_break_cow_at(vma, item->addr);
+	ksm_unlock_mm(mm);
+}
+
+/* Does @pte map something KSM merged: KSM folio, KSM zero page? */
+static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr,
+			   pte_t pte)
+{
+	struct page *page;
+	swp_entry_t entry;
+
+	if (pte_present(pte)) {
+		if (is_ksm_zero_pte(pte))
+			return true;
+		page = vm_normal_page(vma, addr, pte);
+		return page && folio_test_ksm(page_folio(page));
+	}
+	if (pte_none(pte))
+		return false;
+	/* A KSM folio under migration must be waited for, then broken. */
+	entry = pte_to_swp_entry(pte);
+	return is_migration_entry(entry) &&
+	       folio_test_ksm(pfn_swap_entry_folio(entry));
+}
+
+static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr,
+			       unsigned long end, struct mm_walk *walk)
+{
+	unsigned long *found = walk->private;
+	pmd_t pmdval = pmdp_get_lockless(pmd);
+	spinlock_t *ptl;	/* the page table lock of @pmd */
+	pte_t *start, *ptep;
+	int ret = 0;
+
+	if (signal_pending(current))
+		return -ERESTARTSYS;
+	cond_resched();
+	/* KSM only ever merges small folios, mapped by ptes. */
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		return 0;
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start)
+		return 0;
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
+		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep))) {
+			*found = addr;
+			ret = 1;
+			break;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return ret;
+}
+
+static const struct mm_walk_ops ksm_find_merged_ops = {
+	.pmd_entry = ksm_find_merged_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/**
+ * ksm_unmerge_range - break every KSM merge in [@start, @end) of @vma
+ * @vma: a VM_MERGEABLE vma with an anon_vma; its mm's mmap_lock is held
+ * @start: start of the range
+ * @end: end of the range
+ * @lock_vma: write-lock the vma against per-vma-lock faults
+ *
+ * The page walk skips unpopulated page tables, so that a huge sparse range
+ * costs what is mapped in it, not its size.  Items are left alone: ksmd
+ * drops them on its next visit.
+ *
+ * Return: 0, -ERESTARTSYS on a signal, or -ENOMEM.
+ */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, bool lock_vma)
+{
+	unsigned long addr = start, found;
+	int ret;
+
+	if (lock_vma)
+		vma_start_write(vma);
+	while (addr < end) {
+		if (ksm_mm_exiting(vma->vm_mm))
+			return 0;
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+		ret = walk_page_range_vma(vma, addr, end, &ksm_find_merged_ops,
+					  &found);
+		if (ret <= 0)
+			return ret;
+		ret = ksm_break_cow_at(vma, found);
+		if (ret)
+			return ret;
+		addr = found + PAGE_SIZE;
+	}
+	return 0;
+}
+
+static int ksm_unmerge_mm(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	int err;
+
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+			continue;
+		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end, false);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * ksm_unmerge_everything - undo all merging, for sysfs "run" = 2
+ *
+ * Walks the registered mms with ksmd's cursor (ksmd is stopped: the
+ * caller holds ksm_scan_mutex), unmerging and dropping all items, then
+ * empties the stable trees.  Mms found exiting are unregistered.
+ *
+ * Return: 0, or the error (signal, OOM) that stopped the walk.
+ */
+int ksm_unmerge_everything(void)
+{
+	struct ksm_mm *kmm;
+	struct mm_struct *mm;
+	bool exiting;
+	int err;
+
+	spin_lock(&ksm_list_lock);
+	ksm_cursor.kmm = list_first_entry(&ksm_mm_head.slot.mm_node,
+					  struct ksm_mm, slot.mm_node);
+	spin_unlock(&ksm_list_lock);
+
+	while ((kmm = ksm_cursor.kmm) != &ksm_mm_head) {
+		mm = kmm->slot.mm;
+		exiting = !ksm_lock_mm(mm);
+		if (!exiting) {
+			err = ksm_unmerge_mm(mm);
+			if (err) {
+				ksm_unlock_mm(mm);
+				spin_lock(&ksm_list_lock);
+				ksm_cursor.kmm = &ksm_mm_head;
+				spin_unlock(&ksm_list_lock);
+				return err;
+			}
+		}
+		ksm_items_free_from(&kmm->items);
+		if (!exiting)
+			ksm_unlock_mm(mm);
+
+		ksm_cursor_step(kmm, exiting);
+		if (exiting) {
+			clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+			clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+			ksm_mm_release(kmm);
+		}
+	}
+
+	/* KSM folios still mapped by exiting mms stay: that is fine. */
+	ksm_stable_remove_all();
+	ksm_cursor.rounds = 0;
+	return 0;
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM folios seen from the rest of mm: reverse mapping, migration, swapin,
+ * memory failure and memory hot-remove.
+ *
+ * These run outside ksmd, under the KSM folio lock, which is what keeps
+ * the member list of a stable node stable for them.
+ */
+
+#include <linux/memcontrol.h>
+#include <linux/memory.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/sched/signal.h>
+#include <linux/swap.h>
+#include <linux/wait_bit.h>
+
+#include "../internal.h"
+#include "internal.h"
+
+/*
+ * Walk the vmas mapping @folio at @item's address through its anon_vma:
+ * on the first pass the one in @item's own mm, on the second pass those of
+ * mms forked from it since ksmd last saw it.  Returns false to end the walk.
+ */
+static bool ksm_rmap_item(struct folio *folio, struct ksm_item *item,
+			  struct rmap_walk_control *rwc, bool forks)
+{
+	struct anon_vma *anon_vma = item->anon_vma;
+	struct vm_area_struct *vma;
+	struct anon_vma_chain *avc;
+	bool more = true;
+	bool own;
+
+	if (!anon_vma_trylock_read(anon_vma)) {
+		if (rwc->try_lock) {
+			rwc->contended = true;
+			return false;
+		}
+		anon_vma_lock_read(anon_vma);
+	}
+	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, 0, ULONG_MAX) {
+		cond_resched();
+		vma = avc->vma;
+		if (item->addr < vma->vm_start || item->addr >= vma->vm_end)
+			continue;
+		/* Own mm on the first pass, forked mms on the second. */
+		own = vma->vm_mm == item->mm;
+		if (own == forks)
+			continue;
+		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
+			continue;
+		if (!rwc->rmap_one(folio, vma, item->addr, rwc->arg) ||
+		    (rwc->done && rwc->done(folio))) {
+			more = false;
+			break;
+		}
+	}
+	anon_vma_unlock_read(anon_vma);
+	return more;
+}
+
+/**
+ * rmap_walk_ksm - call @rwc on every vma mapping a KSM folio
+ * @folio: the KSM folio, locked
+ * @rwc: the walk control
+ */
+void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
+{
+	struct ksm_snode *snode;
+	struct ksm_item *item;
+	int forks;
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_ksm(folio), folio);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+
+	snode = ksm_folio_snode(folio);
+	if (!snode)
+		return;
+	for (forks = 0; forks < 2; forks++) {
+		hlist_for_each_entry(item, &snode->members, link) {
+			cond_resched();
+			if (!ksm_rmap_item(folio, item, rwc, forks))
+				return;
+		}
+	}
+}
+
+#ifdef CONFIG_MIGRATION
+/**
+ * folio_migrate_ksm - move the stable node of @folio over to @newfolio
+ * @newfolio: the destination, locked, ->mapping already copied
+ * @folio: the source KSM folio, locked
+ */
+void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
+{
+	struct ksm_snode *snode = ksm_folio_snode(folio);
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio) ||
+			      !folio_test_locked(newfolio), folio);
+	VM_WARN_ON_ONCE_FOLIO(newfolio->mapping != folio->mapping, newfolio);
+	if (!snode)
+		return;
+	VM_WARN_ON_ONCE_FOLIO(snode->kpfn != folio_pfn(folio), folio);
+	snode->kpfn = folio_pfn(newfolio);
+	/*
+	 * Publish the new kpfn before the old folio stops pointing at the
+	 * node; pairs with smp_rmb() in ksm_snode_folio().
+	 */
+	smp_wmb();
+	ksm_folio_set_snode(folio, NULL);
+}
+#endif
+
+/*
+ * Can the swapped-in @folio be mapped at @addr of @vma as it is?  A KSM
+ * folio can while KSM is not unmerging everything; an anon folio can when
+ * it stays at its index under the same anon_vma root.
+ */
+static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
+			    unsigned long addr)
+{
+	struct anon_vma *anon_vma = folio_anon_vma(folio);
+
+	if (folio_test_ksm(folio))
+		return ksm_folio_snode(folio) &&
+		       !(ksm_run_state & KSM_RUN_UNMERGE);
+	if (!anon_vma)
+		return true;
+	return folio->index == linear_page_index(vma, addr) &&
+	       anon_vma->root == vma->anon_vma->root;
+}
+
+/**
+ * ksm_might_need_to_copy - copy a swapped-in folio that cannot be reused
+ * @folio: the folio from the swap cache, locked
+ * @vma: where it is to be mapped
+ * @addr: the address
+ *
+ * do_swap_page() cannot rebuild a KSM page shared across anon_vmas, so it
+ * maps a private copy and leaves the remerging to ksmd.
+ *
+ * Return: @folio, a new locked copy, NULL without memory, or
+ * ERR_PTR(-EHWPOISON).
+ */
+struct folio *ksm_might_need_to_copy(struct folio *folio,
+				     struct vm_area_struct *vma,
+				     unsigned long addr)
+{
+	struct page *page = folio_page(folio, 0);
+	struct folio *copy;
+
+	if (folio_test_large(folio) || ksm_swapin_fits(folio, vma, addr))
+		return folio;
+	if (PageHWPoison(page))
+		return ERR_PTR(-EHWPOISON);
+	if (!folio_test_uptodate(folio))
+		return folio;	/* do_swap_page() reports the error */
+
+	copy = vma_alloc_folio(GFP_HIGHUSER_MOVABLE, 0, vma, addr, false);
+	if (!copy)
+		return NULL;
+	if (mem_cgroup_charge(copy, vma->vm_mm, GFP_KERNEL)) {
+		folio_put(copy);
+		return NULL;
+	}
+	if (copy_mc_user_highpage(folio_page(copy, 0), page, addr, vma)) {
+		folio_put(copy);
+		return ERR_PTR(-EHWPOISON);
+	}
+	folio_set_dirty(copy);
+	__folio_mark_uptodate(copy);
+	__folio_set_locked(copy);
+#ifdef CONFIG_SWAP
+	count_vm_event(KSM_SWPIN_COPY);
+#endif
+	return copy;
+}
+
+#ifdef CONFIG_MEMORY_FAILURE
+/**
+ * collect_procs_ksm - list the tasks to signal for a poisoned KSM page
+ * @folio: the KSM folio, locked
+ * @page: the poisoned page
+ * @to_kill: where to add them
+ * @force_early: kill even tasks that did not ask for early kill
+ */
+void collect_procs_ksm(struct folio *folio, struct page *page,
+		       struct list_head *to_kill, int force_early)
+{
+	struct ksm_snode *snode = ksm_folio_snode(folio);
+	struct anon_vma_chain *avc;
+	struct task_struct *tsk, *t;
+	struct ksm_item *item;
+	struct anon_vma *av;
+
+	if (!snode)
+		return;
+	hlist_for_each_entry(item, &snode->members, link) {
+		av = item->anon_vma;
+		anon_vma_lock_read(av);
+		rcu_read_lock();
+		for_each_process(tsk) {
+			t = task_early_kill(tsk, force_early);
+			if (!t)
+				continue;
+			anon_vma_interval_tree_foreach(avc, &av->rb_root, 0,
+						       ULONG_MAX) {
+				if (avc->vma->vm_mm == t->mm)
+					add_to_kill_ksm(t, page, avc->vma,
+							to_kill, item->addr);
+			}
+		}
+		rcu_read_unlock();
+		anon_vma_unlock_read(av);
+	}
+}
+#endif
+
+#ifdef CONFIG_MEMORY_HOTREMOVE
+/**
+ * ksm_wait_while_offlining - hold off while memory goes offline
+ *
+ * Called with ksm_scan_mutex held, which is dropped while waiting: the
+ * stable trees must not be walked while their folios are being migrated
+ * away and their struct pages may vanish.
+ */
+void ksm_wait_while_offlining(void)
+{
+	while (ksm_run_state & KSM_RUN_OFFLINE) {
+		mutex_unlock(&ksm_scan_mutex);
+		wait_on_bit(&ksm_run_state, ilog2(KSM_RUN_OFFLINE),
+			    TASK_UNINTERRUPTIBLE);
+		mutex_lock(&ksm_scan_mutex);
+	}
+}
+
+/*
+ * While memory goes offline, ksmd and the sysfs paths that reshape the
+ * trees stay out; unmerging, rmap walks and the rest do not need
+ * ksm_scan_mutex and go on.
+ */
+static void ksm_set_offline(bool offline)
+{
+	mutex_lock(&ksm_scan_mutex);
+	if (offline)
+		ksm_run_state |= KSM_RUN_OFFLINE;
+	else
+		ksm_run_state &= ~KSM_RUN_OFFLINE;
+	mutex_unlock(&ksm_scan_mutex);
+	if (!offline) {
+		smp_mb();	/* make the clear bit visible to the waiters */
+		wake_up_bit(&ksm_run_state, ilog2(KSM_RUN_OFFLINE));
+	}
+}
+
+static int ksm_memory_callback(struct notifier_block *nb,
+			       unsigned long action, void *arg)
+{
+	struct memory_notify *mn = arg;
+
+	if (action == MEM_GOING_OFFLINE) {
+		ksm_set_offline(true);
+	} else if (action == MEM_OFFLINE || action == MEM_CANCEL_OFFLINE) {
+		/* Migration moved the KSM folios; forget what is left. */
+		if (action == MEM_OFFLINE)
+			ksm_stable_drop_pfn_range(mn->start_pfn,
+						  mn->start_pfn + mn->nr_pages);
+		ksm_set_offline(false);
+	}
+	return NOTIFY_OK;
+}
+
+void __init ksm_hotplug_init(void)
+{
+	hotplug_memory_notifier(ksm_memory_callback, KSM_CALLBACK_PRI);
+}
+#else
+void ksm_wait_while_offlining(void)
+{
+}
+
+void __init ksm_hotplug_init(void)
+{
+}
+#endif

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmd: the KSM scanner.
+ *
+ * ksmd walks the registered mms in rounds, pages_to_scan pages per batch
+ * with sleep_millisecs between batches.  For each anonymous page of a
+ * VM_MERGEABLE area it keeps a struct ksm_item and decides:
+ *
+ *  - a KSM page already: nothing to do, or note a fork of it;
+ *  - a page whose checksum changed since the last round: too volatile,
+ *    remember the new checksum and move on;
+ *  - otherwise look for its content in the stable tree, then in the
+ *    unstable tree; a match in the unstable tree makes a new KSM page of
+ *    the pair, which moves to the stable tree.
+ *
+ * Smart scan lets pages that keep failing to merge sit out some rounds; the
+ * scan-time advisor retunes pages_to_scan after each round to meet a target
+ * round duration.
+ */
+
+#include <linux/freezer.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/rmap.h>
+#include <linux/sched/cputime.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/xxhash.h>
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/ksm.h>
+
+#include "internal.h"
+
+struct ksm_config ksm_cfg = {
+	.pages_to_scan = 100,
+	.sleep_ms = 20,
+	.prune_ms = 2000,
+	.max_sharing = 256,
+	.merge_across_nodes = 1,
+	.nr_trees = 1,
+	.use_zero_pages = false,
+	.smart_scan = true,
+};
+
+struct ksm_stats ksm_stats;
+struct ksm_cursor ksm_cursor = { .kmm = &ksm_mm_head };
+unsigned long ksm_run_state = KSM_RUN_STOP;
+/* Serializes ksmd's batches against the sysfs writes reshaping the trees. */
+DEFINE_MUTEX(ksm_scan_mutex);
+DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
+DECLARE_WAIT_QUEUE_HEAD(ksm_iter_wait);
+u32 ksm_zero_csum __read_mostly;
+
+/* Declared in <linux/ksm.h>: zero pages KSM mapped, over all mms. */
+atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
+
+static struct kmem_cache *ksm_item_cache;
+
+/* Scan-time advisor tunables (sysfs) and state (ksmd). */
+enum ksm_advisor_mode {
+	KSM_ADVISOR_NONE,
+	KSM_ADVISOR_SCAN_TIME,
+};
+
+static enum ksm_advisor_mode ksm_advisor;
+unsigned long ksm_advisor_max_pages = 30000;
+unsigned long ksm_advisor_min_pages = 500;
+unsigned int ksm_advisor_max_cpu = 70;
+unsigned long ksm_advisor_target_secs = 200;
+#define KSM_ADVISOR_MIN_CPU	10
+#define KSM_ADVISOR_EWMA_PCT	30	/* weight of the newest sample */
+
+struct ksm_advisor_state {
+	ktime_t round_start;
+	unsigned long last_secs;	/* duration of the previous round */
+	unsigned long change;		/* smoothed round-time ratio, in % */
+	unsigned long long cpu_ns;	/* ksmd runtime at end of last round */
+};
+
+static struct ksm_advisor_state ksm_adv;
+
+u32 ksm_page_csum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u32 csum = xxhash(addr, PAGE_SIZE, 0);
+
+	kunmap_local(addr);
+	return csum;
+}
+
+static struct ksm_item *ksm_item_alloc(struct mm_struct *mm,
+				       unsigned long addr)
+{
+	struct ksm_item *item;
+
+	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL |
+				 __GFP_NORETRY | __GFP_NOWARN);
+	if (!item)
+		return NULL;
+	item->mm = mm;
+	item->addr = addr;
+	ksm_stats.items++;
+	mm->ksm_rmap_items++;
+	return item;
+}
+
+static void ksm_item_free(struct ksm_item *item)
+{
+	ksm_stats.items--;
+	item->mm->ksm_rmap_items--;
+	kmem_cache_free(ksm_item_cache, item);
+}
+
+/**
+ * ksm_item_untrack - take @item out of whichever tree it is in
+ * @item: the item
+ */
+void ksm_item_untrack(struct ksm_item *item)
+{
+	if (item->state == KSM_ITEM_STABLE)
+		ksm_stable_unlink_item(item);
+	else if (item->state == KSM_ITEM_UNSTABLE)
+		ksm_unstable_unlink_item(item);
+	cond_resched();		/* callers loop over many items */
+}
+
+/**
+ * ksm_items_free_from - free the items from *@link to the end of the list
+ * @link: the link to the first item to free; left NULL
+ */
+void ksm_items_free_from(struct ksm_item **link)
+{
+	struct ksm_item *item;
+
+	while ((item = *link)) {
+		*link = item->next;
+		ksm_item_untrack(item);
+		ksm_item_free(item);
+	}
+}
+
+/*
+ * The item for @addr, the next one after *@link in address order: items
+ * for addresses passed over (unmapped since) are freed on the way.
+ */
+static struct ksm_item *ksm_item_at(struct mm_struct *mm,
+				    struct ksm_item **link, unsigned long addr)
+{
+	struct ksm_item *item;
+
+	while ((item = *link) && item->addr < addr) {
+		*link = item->next;
+		ksm_item_untrack(item);
+		ksm_item_free(item);
+	}
+	if (item && item->addr == addr)
+		return item;
+
+	item = ksm_item_alloc(mm, addr);
+	if (item) {
+		item->next = *link;
+		*link = item;
+	}
+	return item;
+}
+
+/*
+ * Rounds a page that failed to merge sits out before a retry, by age:
+ * up to 3 visits old 1, up to 5 then 2, up to 8 then 4, older 8.
+ */
+static unsigned int ksm_skip_rounds(u8 age)
+{
+	if (age > 8)
+		return 8;
+	if (age > 5)
+		return 4;
+	return age > 3 ? 2 : 1;
+}
+
+/*
+ * Smart scan holds off while areas registered lately get their first two
+ * visits (checksum, then search): a page that failed to merge so far may
+ * well match one of theirs, and must be in the unstable tree to be found.
+ */
+static unsigned long ksm_no_skip_before;
+
+/**
+ * ksm_note_new_candidates - new mergeable memory: retry every page
+ *
+ * Called when an area becomes mergeable.
+ */
+void ksm_note_new_candidates(void)
+{
+	WRITE_ONCE(ksm_no_skip_before, READ_ONCE(ksm_cursor.rounds) + 3);
+}
+
+/* Smart scan: should this visit of @item be skipped? */
+static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
+{
+	u8 age = item->age;
+
+	/* KSM pages must be visited for their bookkeeping. */
+	if (!ksm_cfg.smart_scan || folio_test_ksm(page_folio(page)))
+		return false;
+	if (time_before(ksm_cursor.rounds, READ_ONCE(ksm_no_skip_before)))
+		return false;
+	item->age = age == U8_MAX ? age : age + 1;
+	/* Young items need their rounds to get through both trees. */
+	if (age >= 3 && item->skips) {
+		item->skips--;
+		ksm_stats.skipped++;
+		ksm_item_untrack(item);
+		return true;
+	}
+	/* Visit now, and sit out more rounds the older the item gets. */
+	if (age >= 3)
+		item->skips = ksm_skip_rounds(age);
+	return false;
+}
+
+/* Where the page walk found the next candidate page. */
+struct ksm_found {
+	struct folio *folio;
+	struct page *page;
+	unsigned long addr;
+};
+
+/* An anonymous, non-device page of @folio: what ksmd looks at. */
+static bool ksm_candidate(struct folio *folio)
+{
+	return folio_test_anon(folio) && !folio_is_zone_device(folio);
+}
+
+static int ksm_found_at(struct ksm_found *found, struct folio *folio,
+			struct page *page, unsigned long addr)
+{
+	folio_get(folio);
+	found->folio = folio;
+	found->page = page;
+	found->addr = addr;
+	return 1;
+}
+
+static int ksm_find_pmd_leaf(pmd_t *pmdp, unsigned long addr,
+			     struct mm_walk *walk)
+{
+	struct ksm_found *found = walk->private;
+	struct page *page;
+	spinlock_t *ptl;	/* the lock of the pmd */
+	pmd_t pmd;
+	int ret = 0;
+
+	ptl = pmd_lock(walk->mm, pmdp);
+	pmd = pmdp_get(pmdp);
+	if (!pmd_present(pmd)) {
+		ret = -EAGAIN;	/* nothing here */
+	} else if (pmd_leaf(pmd)) {
+		page = vm_normal_page_pmd(walk->vma, addr, pmd);
+		if (page && ksm_candidate(page_folio(page))) {
+			page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
+			ret = ksm_found_at(found, page_folio(page), page, addr);
+		} else {
+			ret = -EAGAIN;
+		}
+	}
+	spin_unlock(ptl);
+	return ret;
+}
+
+static int ksm_find_page_pmd(pmd_t *pmdp, unsigned long addr,
+			     unsigned long end, struct mm_walk *walk)
+{
+	struct ksm_found *found = walk->private;
+	struct page *page;
+	pte_t *start, *ptep, pte;
+	spinlock_t *ptl;	/* the page table lock */
+	pmd_t pmd;
+	int ret;
+
+	cond_resched();
+	pmd = pmdp_get_lockless(pmdp);
+	if (!pmd_present(pmd))
+		return 0;
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
+		ret = ksm_find_pmd_leaf(pmdp, addr, walk);
+		if (ret)
+			return ret > 0 ? ret : 0;
+		/* The THP was split meanwhile: look at its ptes. */
+	}
+
+	start = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
+	if (!start)
+		return 0;
+	ret = 0;
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
+		pte = ptep_get(ptep);
+		if (!pte_present(pte))
+			continue;
+		page = vm_normal_page(walk->vma, addr, pte);
+		if (page && ksm_candidate(page_folio(page))) {
+			ret = ksm_found_at(found, page_folio(page), page, addr);
+			break;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return ret;
+}
+
+static const struct mm_walk_ops ksm_find_page_ops = {
+	.pmd_entry = ksm_find_page_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+static void ksm_advisor_round_begin(void)
+{
+	if (ksm_advisor == KSM_ADVISOR_SCAN_TIME)
+		ksm_adv.round_start = ktime_get();
+}
+
+/* Exponentially weighted moving average of percentages. */
+static unsigned long ksm_ewma(unsigned long prev, unsigned long sample)
+{
+	return ((100 - KSM_ADVISOR_EWMA_PCT) * prev +
+		KSM_ADVISOR_EWMA_PCT * sample) / 100;
+}
+
+/* Inputs and outputs of one advisor step, kept pure for testing. */
+struct ksm_advice {
+	unsigned long pages;		/* in: current pages_to_scan */
+	unsigned long secs;		/* in: duration of this round, >= 1 */
+	unsigned long cpu_ms;		/* in: ksmd CPU time this round */
+	unsigned long last_secs;	/* in/out: previous round's duration */
+	unsigned long change;		/* in/out: smoothed change, % */
+	unsigned int cpu_pct;		/* out: ksmd CPU use this round */
+};
+
+/*
+ * Scale pages_to_scan by how far the round was from the target duration,
+ * damped by the smoothed change of round durations; then keep the
+ * estimated CPU use between KSM_ADVISOR_MIN_CPU and advisor_max_cpu
+ * percent and the result under advisor_max_pages_to_scan.
+ */
+static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
+				unsigned int max_cpu, unsigned long max_pages)
+{
+	unsigned long prev = a->last_secs ? a->last_secs : a->secs;
+	unsigned long ratio, change, pages, per_pct;
+
+	a->cpu_pct = max(1UL, a->cpu_ms * 100 / (a->secs * 1000));
+	ratio = max(1UL, target * 100 / a->secs);
+	change = ksm_ewma(a->change, max(1UL, a->secs * 100 / prev));
+
+	pages = a->pages * 100 / ratio;
+	pages = pages * change / 100;
+
+	per_pct = max(1UL, a->pages / a->cpu_pct);
+	pages = min(pages, per_pct * max_cpu);
+	pages = max(pages, per_pct * KSM_ADVISOR_MIN_CPU);
+	pages = min(pages, max_pages);
+
+	a->change = change;
+	a->last_secs = a->secs;
+	return pages;
+}
+
+static void ksm_advisor_round_end(void)
+{
+	unsigned long long cpu_ns;
+	struct ksm_advice a;
+	s64 ms;
+
+	if (ksm_advisor != KSM_ADVISOR_SCAN_TIME)
+		return;
+	ms = ktime_ms_delta(ktime_get(), ksm_adv.round_start);
+	cpu_ns = task_sched_runtime(current);
+	a.pages = ksm_cfg.pages_to_scan;
+	a.secs = max_t(s64, ms / MSEC_PER_SEC, 1);
+	a.cpu_ms = (cpu_ns - ksm_adv.cpu_ns) / NSEC_PER_MSEC;
+	a.last_secs = ksm_adv.last_secs;
+	a.change = ksm_adv.change;
+
+	ksm_cfg.pages_to_scan = ksm_advise(&a, ksm_advisor_target_secs,
+					   ksm_advisor_max_cpu,
+					   ksm_advisor_max_pages);
+	ksm_adv.last_secs = a.last_secs;
+	ksm_adv.change = a.change;
+	ksm_adv.cpu_ns = cpu_ns;
+	trace_ksm_advisor(a.secs, ksm_cfg.pages_to_scan, a.cpu_pct);
+}
+
+/**
+ * ksm_advisor_active - whether the scan-time advisor owns pages_to_scan
+ *
+ * Return: true in scan-time mode.
+ */
+bool ksm_advisor_active(void)
+{
+	return ksm_advisor != KSM_ADVISOR_NONE;
+}
+
+/**
+ * ksm_advisor_set - switch advisor mode, resetting what it controls
+ * @scan_time: true for "scan-time", false for "none"
+ */
+void ksm_advisor_set(bool scan_time)
+{
+	enum ksm_advisor_mode mode = scan_time ? KSM_ADVISOR_SCAN_TIME :
+						 KSM_ADVISOR_NONE;
+
+	if (mode == ksm_advisor)
+		return;
+	ksm_advisor = mode;
+	if (mode == KSM_ADVISOR_SCAN_TIME) {
+		memset(&ksm_adv, 0, sizeof(ksm_adv));
+		ksm_cfg.pages_to_scan = ksm_advisor_min_pages;
+	} else {
+		ksm_cfg.pages_to_scan = 100;
+	}
+}
+
+static void ksm_round_begin(void)
+{
+	ksm_advisor_round_begin();
+	trace_ksm_start_scan(ksm_cursor.rounds, ksm_stats.items);
+	/*
+	 * Pages held in per-cpu LRU batches carry an extra reference that
+	 * defeats ksm_wrprotect(): drain them once per round.
+	 */
+	lru_add_drain_all();
+	if (!ksm_cfg.merge_across_nodes)
+		ksm_prune_migrated();
+	ksm_unstable_reset();
+}
+
+static void ksm_round_end(void)
+{
+	ksm_advisor_round_end();
+	trace_ksm_stop_scan(ksm_cursor.rounds, ksm_stats.items);
+	ksm_cursor.rounds++;
+}
+
+static void ksm_cursor_enter(struct ksm_mm *kmm)
+{
+	ksm_cursor.addr = 0;
+	ksm_cursor.link = &kmm->items;
+}
+
+/*
+ * ksmd is done with the mm under the cursor: drop the items past the last
+ * page seen, and move on.  An mm with no VM_MERGEABLE area left (cursor
+ * address still 0), or exiting, is unregistered; MMF_VM_MERGEABLE is
+ * cleared under mmap_lock so that MADV_MERGEABLE registers it afresh.
+ */
+static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
+{
+	struct mm_struct *mm = kmm->slot.mm;
+	bool reap;
+
+	if (!locked)
+		ksm_cursor_enter(kmm);
+	ksm_items_free_from(ksm_cursor.link);
+	reap = !ksm_cursor.addr;
+	ksm_cursor_step(kmm, reap);
+	/*
+	 * MMF_VM_MERGE_ANY stays: the mm may just not have mapped its
+	 * anonymous memory yet, and ksm_add_vma() registers it again.
+	 */
+	if (reap)
+		clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+	if (locked)
+		ksm_unlock_mm(mm);
+	if (reap)
+		ksm_mm_release(kmm);
+}
+
+/*
+ * Find the next page to visit in the mm under the cursor.  Returns true if
+ * ksmd should stop there, with *@itemp (NULL if no memory for an item) and
+ * *@pagep (referenced); false when the mm is done and the cursor moved.
+ */
+static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
+			struct ksm_item **itemp)
+{
+	struct mm_struct *mm = kmm->slot.mm;
+	struct vm_area_struct *vma;
+	struct ksm_found found;
+	struct ksm_item *item;
+	struct vma_iterator vmi;
+
+	if (!ksm_lock_mm(mm)) {
+		ksm_leave_mm(kmm, false);
+		return false;
+	}
+
+	vma_iter_init(&vmi, mm, ksm_cursor.addr);
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE))
+			continue;
+		ksm_cursor.addr = max(ksm_cursor.addr, vma->vm_start);
+		if (!vma->anon_vma)
+			ksm_cursor.addr = vma->vm_end;
+
+		while (ksm_cursor.addr < vma->vm_end) {
+			if (walk_page_range_vma(vma, ksm_cursor.addr,
+						vma->vm_end, &ksm_find_page_ops,
+						&found) <= 0) {
+				ksm_cursor.addr = vma->vm_end;
+				break;
+			}
+			ksm_cursor.addr = found.addr;
+			flush_anon_page(vma, found.page, found.addr);
+			flush_dcache_page(found.page);
+
+			item = ksm_item_at(mm, ksm_cursor.link, found.addr);
+			if (!item) {
+				folio_put(found.folio);
+				ksm_unlock_mm(mm);
+				*itemp = NULL;
+				return true;
+			}
+			ksm_cursor.link = &item->next;
+			ksm_cursor.addr += PAGE_SIZE;
+			if (ksm_smart_skip(found.page, item)) {
+				folio_put(found.folio);
+				cond_resched();
+				continue;
+			}
+			ksm_unlock_mm(mm);
+			*pagep = found.page;
+			*itemp = item;
+			return true;
+		}
+	}
+	ksm_leave_mm(kmm, true);
+	return false;
+}
+
+/*
+ * The next page for ksmd to visit, with its item; NULL at the end of a
+ * round, when nothing is registered, or when out of memory.
+ */
+static struct ksm_item *ksm_scan_next(struct page **pagep)
+{
+	struct ksm_item *item;
+	struct ksm_mm *kmm;
+
+	if (list_empty(&ksm_mm_head.slot.mm_node))
+		return NULL;
+
+	if (ksm_cursor.kmm == &ksm_mm_head) {
+		ksm_round_begin();
+		kmm = ksm_cursor_step(&ksm_mm_head, false);
+		/* The last mm may have exited since the check above. */
+		if (kmm == &ksm_mm_head)
+			return NULL;
+		ksm_cursor_enter(kmm);
+	}
+
+	for (;;) {
+		if (ksm_scan_mm(ksm_cursor.kmm, pagep, &item))
+			return item;
+		if (ksm_cursor.kmm == &ksm_mm_head)
+			break;
+		ksm_cursor_enter(ksm_cursor.kmm);
+	}
+	ksm_round_end();
+	return NULL;
+}
+
+/*
+ * A KSM page met again.  Returns true if there is nothing more to do;
+ * *@over_limit is set when the folio is already shared beyond
+ * max_page_sharing (by fork), so one more sharer must not warn.
+ */
+static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
+			       bool *over_limit)
+{
+	ksm_snode_rehome_if_misplaced(own);
+	if (own->kind != KSM_SNODE_MIGRATED &&
+	    item->state == KSM_ITEM_STABLE && item->snode == own)
+		return true;
+	*over_limit = !ksm_snode_has_room(own);
+	return false;
+}
+
+/*
+ * A page that is not KSM yet.  Returns true if there is nothing more to
+ * do: it changed since last round (not worth a search), or it was empty
+ * and got replaced by the zero page.
+ */
+static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item)
+{
+	u32 csum;
+
+	ksm_item_untrack(item);
+	csum = ksm_page_csum(page);
+	if (csum != item->csum) {
+		item->csum = csum;
+		return true;
+	}
+	return !ksm_merge_zero(item, page);
+}
+
+/* Merge the pair found in the unstable tree into a new KSM page. */
+static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
+			       struct ksm_item *peer, struct page *peer_page)
+{
+	struct ksm_snode *snode = NULL;
+	struct page *kpage;
+	bool same_thp;
+
+	kpage = ksm_merge_pair(item, page, peer, peer_page);
+	/*
+	 * Both pages in one THP: the extra reference we held on it made the
+	 * split fail.  Once that reference is gone, split it so that the
+	 * next round can merge.
+	 */
+	same_thp = PageTransCompound(page) &&
+		   compound_head(page) == compound_head(peer_page);
+	put_page(peer_page);
+
+	if (!kpage) {
+		if (same_thp && trylock_page(page)) {
+			split_huge_page(page);
+			unlock_page(page);
+		}
+		return;
+	}
+
+	lock_page(kpage);
+	snode = ksm_stable_insert(page_folio(kpage));
+	if (snode) {
+		ksm_stable_add_item(peer, snode, false);
+		ksm_stable_add_item(item, snode, false);
+	}
+	unlock_page(kpage);
+
+	/* Out of memory: undo both halves rather than leak a KSM page. */
+	if (!snode) {
+		ksm_undo_merge(peer);
+		ksm_undo_merge(item);
+	}
+}
+
+/*
+ * Merge @page into KSM folio @kfolio found in the stable tree, and drop
+ * the reference on @kfolio.  Our reference kept migration from moving
+ * @kfolio, so it still has its stable node.
+ */
+static void ksm_join_stable(struct ksm_item *item, struct page *page,
+			    struct folio *kfolio, bool over_limit)
+{
+	int err = ksm_merge_with(item, page, &kfolio->page);
+
+	if (!err) {
+		folio_lock(kfolio);
+		ksm_stable_add_item(item, ksm_folio_snode(kfolio), over_limit);
+		folio_unlock(kfolio);
+	}
+	folio_put(kfolio);
+}
+
+/* Decide what to do with @page, found at @item. */
+static void ksm_visit(struct page *page, struct ksm_item *item)
+{
+	struct ksm_snode *own = ksm_page_snode(page);
+	struct page *peer_page = NULL;
+	bool over_limit = false;
+	struct ksm_item *peer;
+	struct folio *kfolio;
+
+	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
+		  ksm_visit_plain_page(page, item))
+		return;
+
+	kfolio = ksm_stable_find(page);
+	if (kfolio == page_folio(page) && item->state == KSM_ITEM_STABLE &&
+	    item->snode == own) {
+		/* A migrated KSM folio just rehomed: still ours. */
+		folio_put(kfolio);
+		return;
+	}
+
+	ksm_item_untrack(item);
+	if (IS_ERR(kfolio))
+		return;
+	if (kfolio) {
+		ksm_join_stable(item, page, kfolio, over_limit);
+		return;
+	}
+
+	peer = ksm_unstable_match(item, page, &peer_page);
+	if (peer)
+		ksm_merge_unstable(item, page, peer, peer_page);
+}
+
+/* Visit up to @nr_pages pages; stop early at the end of a round. */
+static void ksm_scan_batch(unsigned int nr_pages)
+{
+	struct ksm_item *item;
+	struct page *page;
+	unsigned int done;
+
+	for (done = 0; done < nr_pages; done++) {
+		if (unlikely(freezing(current)))
+			break;
+		cond_resched();
+		item = ksm_scan_next(&page);
+		if (!item)
+			break;
+		ksm_visit(page, item);
+		put_page(page);
+		ksm_stats.scanned++;
+	}
+}
+
+static bool ksmd_has_work(void)
+{
+	return (ksm_run_state & KSM_RUN_MERGE) &&
+	       !list_empty(&ksm_mm_head.slot.mm_node);
+}
+
+/*
+ * Sleep sleep_millisecs between batches (a new value cuts the current
+ * sleep short), or until there is work at all.
+ */
+static void ksmd_pause(void)
+{
+	unsigned int ms = READ_ONCE(ksm_cfg.sleep_ms);
+
+	if (!ksmd_has_work())
+		wait_event_freezable(ksm_thread_wait,
+				     ksmd_has_work() || kthread_should_stop());
+	else
+		wait_event_freezable_timeout(ksm_iter_wait,
+					     READ_ONCE(ksm_cfg.sleep_ms) != ms,
+					     msecs_to_jiffies(ms));
+}
+
+static int ksmd(void *unused)
+{
+	set_freezable();
+	set_user_nice(current, 5);
+
+	while (!kthread_should_stop()) {
+		mutex_lock(&ksm_scan_mutex);
+		ksm_wait_while_offlining();
+		if (ksmd_has_work())
+			ksm_scan_batch(READ_ONCE(ksm_cfg.pages_to_scan));
+		mutex_unlock(&ksm_scan_mutex);
+		ksmd_pause();
+	}
+	return 0;
+}
+
+int __init ksm_scan_init(void)
+{
+	/* The zero page checksum depends on page size and endianness. */
+	ksm_zero_csum = ksm_page_csum(ZERO_PAGE(0));
+	ksm_item_cache = KMEM_CACHE(ksm_item, 0);
+	return ksm_item_cache ? 0 : -ENOMEM;
+}
+
+struct task_struct * __init ksm_start_thread(void)
+{
+	struct task_struct *task = kthread_run(ksmd, NULL, "ksmd");
+
+	if (IS_ERR(task))
+		pr_err("ksm: creating kthread failed\n");
+	return task;
+}
+
+#ifdef CONFIG_KSM_KUNIT_TEST
+#include "tests/scan-kunit.h"
+#endif

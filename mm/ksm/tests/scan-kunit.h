@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * KUnit tests of ksmd's arithmetic: smart scan back-off, the scan-time
+ * advisor, and the profit figures.
+ */
+#include <kunit/test.h>
+
+static void ksm_test_skip_rounds(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(3), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(4), 2U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(5), 2U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(6), 4U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(8), 4U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(9), 8U);
+	KUNIT_EXPECT_EQ(test, ksm_skip_rounds(U8_MAX), 8U);
+}
+
+static void ksm_test_ewma(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, ksm_ewma(0, 100), 30UL);
+	KUNIT_EXPECT_EQ(test, ksm_ewma(100, 100), 100UL);
+	KUNIT_EXPECT_EQ(test, ksm_ewma(100, 0), 70UL);
+}
+
+static void ksm_test_advise(struct kunit *test)
+{
+	struct ksm_advice a = {
+		.pages = 1000, .secs = 100, .cpu_ms = 50000,
+		.last_secs = 0, .change = 0,
+	};
+	unsigned long pages;
+
+	/* First round took half the 200s target, at 50% CPU. */
+	pages = ksm_advise(&a, 200, 70, 30000);
+	KUNIT_EXPECT_EQ(test, a.cpu_pct, 50U);
+	KUNIT_EXPECT_EQ(test, a.change, 30UL);
+	KUNIT_EXPECT_EQ(test, a.last_secs, 100UL);
+	/* 1000 * 100 / 200 * 30%: below the 10% CPU floor of 20 * 10. */
+	KUNIT_EXPECT_EQ(test, pages, 200UL);
+
+	/* Steady state at the target keeps the rate. */
+	a = (struct ksm_advice){ .pages = 1000, .secs = 200, .cpu_ms = 40000,
+				 .last_secs = 200, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 30000), 1000UL);
+
+	/* Too slow: scan twice as much, but 40% CPU caps it at 70%. */
+	a = (struct ksm_advice){ .pages = 1000, .secs = 400, .cpu_ms = 160000,
+				 .last_secs = 400, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 30000), 1750UL);
+	/* At 1% CPU the 10% floor lifts it, then max pages caps it. */
+	a = (struct ksm_advice){ .pages = 1000, .secs = 400, .cpu_ms = 4000,
+				 .last_secs = 400, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 1500), 1500UL);
+}
+
+static void ksm_test_profit(struct kunit *test)
+{
+	long item = sizeof(struct ksm_item);
+
+	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 0), 0L);
+	KUNIT_EXPECT_EQ(test, ksm_profit(10, 0, 10), 10 * (long)PAGE_SIZE - 10 * item);
+	KUNIT_EXPECT_EQ(test, ksm_profit(0, 4, 0), 4 * (long)PAGE_SIZE);
+	/* Tracking without merging costs. */
+	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 3), -3 * item);
+	KUNIT_EXPECT_EQ(test, item, 64L);
+}
+
+static struct kunit_case ksm_scan_cases[] = {
+	KUNIT_CASE(ksm_test_skip_rounds),
+	KUNIT_CASE(ksm_test_ewma),
+	KUNIT_CASE(ksm_test_advise),
+	KUNIT_CASE(ksm_test_profit),
+	{}
+};
+
+static struct kunit_suite ksm_scan_suite = {
+	.name = "ksm-scan",
+	.test_cases = ksm_scan_cases,
+};
+
+kunit_test_suite(ksm_scan_suite);

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM unstable trees: candidate pages whose checksum held still for a whole
+ * scan round, sorted by their (writable, hence unreliable) content.
+ *
+ * Since the pages may change under us, an unstable tree is only a hint: it
+ * is thrown away at the start of every round and rebuilt as ksmd goes, and
+ * a red-black tree keeps its shape whatever happens to the content.  Items
+ * remember the round they were inserted in, so that one removed later in
+ * the same round is erased from the tree while one left over from an
+ * earlier round, whose tree no longer exists, is simply forgotten.
+ *
+ * All of this is ksmd's alone, under ksm_scan_mutex.
+ */
+
+#include <linux/mm.h>
+#include <linux/rbtree.h>
+#include <linux/sched.h>
+
+#include "internal.h"
+
+static struct rb_root ksm_single_unstable_root = RB_ROOT;
+struct rb_root *ksm_unstable_roots = &ksm_single_unstable_root;
+
+/**
+ * ksm_unstable_reset - forget the unstable trees at the start of a round
+ */
+void ksm_unstable_reset(void)
+{
+	int nid;
+
+	for (nid = 0; nid < ksm_cfg.nr_trees; nid++)
+		ksm_unstable_roots[nid] = RB_ROOT;
+}
+
+/*
+ * Rounds between the insertion of an unstable item and now, from the low
+ * eight bits of both: 0 while its tree is still the current one.
+ */
+static unsigned int ksm_rounds_since(u8 inserted, unsigned long now)
+{
+	return (u8)((u8)now - inserted);
+}
+
+/**
+ * ksm_unstable_unlink_item - take an item out of the unstable tree
+ * @item: an item in state KSM_ITEM_UNSTABLE
+ */
+void ksm_unstable_unlink_item(struct ksm_item *item)
+{
+	unsigned int age = ksm_rounds_since(item->round, ksm_cursor.rounds);
+
+	/* Items are revisited every round: anything older is corruption. */
+	WARN_ON_ONCE(age > 1);
+	if (!age)
+		rb_erase(&item->rb, ksm_unstable_roots + item->nid);
+	ksm_stats.pages_unshared--;
+	item->state = KSM_ITEM_LOOSE;
+}
+
+static void ksm_unstable_link(struct ksm_item *item, int nid,
+			      struct rb_node *parent, struct rb_node **link)
+{
+	item->state = KSM_ITEM_UNSTABLE;
+	item->round = (u8)ksm_cursor.rounds;
+	item->nid = nid;
+	rb_link_node(&item->rb, parent, link);
+	rb_insert_color(&item->rb, ksm_unstable_roots + nid);
+	ksm_stats.pages_unshared++;
+}
+
+/* ksm_unstable_cmp() result: the search cannot go on. */
+#define KSM_CMP_GIVE_UP		INT_MIN
+
+/*
+ * Compare @page with the page of unstable item @peer: <0, >0, or 0 with
+ * the peer's page referenced in *@match.  KSM_CMP_GIVE_UP when the peer's
+ * page is gone or is @page itself (shared by fork: nothing to gain), or a
+ * match sits on another node than @nid (merge_across_nodes 0, migrated
+ * since insertion: the next round files it correctly).
+ */
+static int ksm_unstable_cmp(struct page *page, struct ksm_item *peer,
+			    int nid, struct page **match)
+{
+	struct page *peer_page = ksm_item_get_page(peer);
+	int cmp;
+
+	if (!peer_page)
+		return KSM_CMP_GIVE_UP;
+	cmp = peer_page == page ? KSM_CMP_GIVE_UP : memcmp_pages(page, peer_page);
+	if (!cmp && !ksm_cfg.merge_across_nodes &&
+	    page_to_nid(peer_page) != nid)
+		cmp = KSM_CMP_GIVE_UP;
+	if (cmp) {
+		put_page(peer_page);
+		return cmp;
+	}
+	*match = peer_page;
+	return 0;
+}
+
+/**
+ * ksm_unstable_match - find an unstable item with the content of @page
+ * @item: the loose item of @page
+ * @page: the page being scanned, referenced by the caller
+ * @match: set to the matching page, referenced, when one is found
+ *
+ * Without a match, @item is inserted where the search ended.  The search
+ * gives up (without inserting) when it meets a page it cannot read any
+ * more, or @page itself (shared by fork, so no merge to gain).
+ *
+ * Return: the matching item, or NULL.
+ */
+struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
+				    struct page **match)
+{
+	int nid = ksm_tree_nid(page_to_pfn(page));
+	struct rb_node **link = &ksm_unstable_roots[nid].rb_node;
+	struct rb_node *parent = NULL;
+	struct ksm_item *peer;
+	int cmp;
+
+	while (*link) {
+		cond_resched();
+		peer = rb_entry(*link, struct ksm_item, rb);
+		cmp = ksm_unstable_cmp(page, peer, nid, match);
+		if (cmp == KSM_CMP_GIVE_UP)
+			return NULL;
+		if (cmp == 0)
+			return peer;
+		parent = *link;
+		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
+	}
+
+	ksm_unstable_link(item, nid, parent, link);
+	return NULL;
+}
+
+#ifdef CONFIG_KSM_KUNIT_TEST
+#include "tests/unstable-kunit.h"
+#endif
