@@ -166,6 +166,8 @@ def main():
         print("%-8s kernel %s; KSM slab caches: %s; ksmd: %s" % (
             impl, i.get("kernel", "?"), i.get("W7-caches", "?"), i.get("ksmd", "?")))
     print("sizes: %s" % info["upstream"].get("sizes", info["ours"].get("sizes", "?")))
+    print("       (the issue asks for W1 512 MiB, W2 4 x 256 MiB, W4 sparse 1 TiB; "
+          "scaled down where needed to fit the time budget under TCG)")
 
     png = plot(outdir, series, rounds)
     doc = {

@@ -27,6 +27,9 @@ for impl in ours upstream; do
 	nice -n 10 $H/build-kernel.sh . $B $impl bench
 done
 
+# The previous run is kept beside the new one and compared with it.
+rm -rf "$out.prev"
+[ ! -f "$out/results.json" ] || mv "$out" "$out.prev"
 rm -rf "$out"
 mkdir -p "$out/raw" "$out/logs"
 printf '#!/bin/sh\nksm-bench -o /dev/ttyS1 %s\n' "$args" >"$out/guest.sh"
@@ -47,4 +50,6 @@ for round in $(seq "$rounds"); do
 done
 
 $H/bench/report.py "$out" "$H/run-vm.sh"
+[ ! -f "$out.prev/results.json" ] ||
+	$H/bench/compare.py "$out.prev/results.json" "$out/results.json"
 exit $failed
