@@ -50,13 +50,7 @@ build: kernel tests
 
 check: FLAVOUR := check
 check: build
-	@mkdir -p $(LOGS)
-	@echo "check: $(IMPL) kernel, console log in $(LOGS)/$(IMPL)-check-console.log"
-	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(H)/guest/check.sh -T $(TIMEOUT) \
-		-l $(LOGS)/$(IMPL)-check-console.log -r $(LOGS)/$(IMPL)-check-results.log \
-		>/dev/null || true
-	@$(H)/verdict.py $(LOGS)/$(IMPL)-check-console.log $(LOGS)/$(IMPL)-check-results.log \
-		$(H)/expected-skips $(LOGS)/$(IMPL)-check.tap
+	@$(H)/run-check.sh $(KIMG) $(TESTS)/bin $(LOGS) $(IMPL) $(TIMEOUT)
 
 vm: build
 	@mkdir -p $(LOGS)

@@ -28,6 +28,10 @@ export KBUILD_BUILD_TIMESTAMP="2024-11-17" KBUILD_BUILD_USER=ksm KBUILD_BUILD_HO
 kmake=(make -s -C "$tree" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs")
 
 mkdir -p "$obj"
+# One build per directory at a time: several users of the harness may share
+# a machine (and its build tree).
+exec 9>"$obj/.lock"
+flock 9
 sum=$( { cat "${frags[@]}"; cat "$tree/.ksm-prep/series.sum" 2>/dev/null || true; } | sha1sum)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.ksm-config.sum" 2>/dev/null)" != "$sum" ]; then
 	echo "build: configuring $impl-$flavour"

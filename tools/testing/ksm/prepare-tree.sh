@@ -38,6 +38,8 @@ version_of() {
 }
 
 mkdir -p "$build/src"
+exec 9>"$build/src/.prepare.lock"
+flock 9
 extract "$pristine"
 if [ "$impl" = upstream ]; then
 	echo "prepare: upstream tree $(version_of "$tree") (pristine)"

@@ -149,8 +149,10 @@ int main(int argc, char **argv)
 		sharing = read_knob("pages_sharing");
 		zero = read_knob("ksm_zero_pages");
 		profit = read_knob("general_profit");
-		printf("\r%6.1fs  pages_shared %7ld  pages_sharing %7ld  ksm_zero_pages %7ld  general_profit %5ld MiB ",
-		       now() - start, shared, sharing, zero, profit >> 20);
+		printf("\r%6.1fs  pages_shared %7ld  pages_sharing %7ld",
+		       now() - start, shared, sharing);
+		printf("  ksm_zero_pages %7ld  general_profit %5ld MiB ",
+		       zero, profit >> 20);
 		fflush(stdout);
 		if (read_knob("full_scans") >= scans0 + 2 && sharing + zero == last) {
 			if (++stable == 3)
