@@ -125,7 +125,9 @@ def main():
         append = ""
 
     rows, results = [], []
-    for (w, name), ent in sorted(figs.items(), key=lambda kv: kv[1]["order"]):
+    # By workload (W1 before W1-THP before W2...), then in the guest's order.
+    for (w, name), ent in sorted(figs.items(),
+                                 key=lambda kv: (kv[0][0].split("-")[0], kv[1]["order"])):
         ours, up = stats(ent["samples"]["ours"]), stats(ent["samples"]["upstream"])
         ratio = None
         if ours and up and up["median"]:
@@ -137,6 +139,8 @@ def main():
         rows.append((w, name, ent["unit"], ours, up, ratio, v, ent["better"]))
     for (w, name), why in skips.items():
         results.append({"workload": w, "figure": name, "skipped": why})
+        rows.append((w, name, why, None, None, None, None, "skip"))
+    rows.sort(key=lambda r: r[0].split("-")[0])
 
     print()
     print("KSM bench: ours vs upstream, %d round(s) per implementation, "
@@ -152,12 +156,13 @@ def main():
         return "-" if not s else "%s [%s..%s]" % (fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
 
     for w, name, unit, ours, up, ratio, v, better in rows:
+        if better == "skip":
+            print("%-10s %-32s %s" % (w, name, unit))
+            continue
         tag = v if v else ("(info)" if better == "info" else "")
         print("%-10s %-32s %-10s %-26s %-26s %6s  %s" % (
             w, name, unit, cell(ours), cell(up),
             "%.2f" % ratio if ratio is not None else "-", tag))
-    for (w, name), why in skips.items():
-        print("%-10s %-32s %-10s %s" % (w, name, "-", why))
     print()
     print("ratio = median(ours) / median(upstream); \"ours better/worse\" only "
           "when the min..max ranges do not overlap.")
