@@ -14,7 +14,7 @@ IMPL ?= ours
 FLAVOUR ?= check
 B := build
 H := tools/testing/ksm
-TIMEOUT ?= 3600
+TIMEOUT ?= 3000
 KIMG = $(B)/src/$(IMPL)/obj-$(FLAVOUR)/arch/x86/boot/bzImage
 LOGS := $(B)/logs
 # "shell" when make runs on a terminal: vm and run then end in a guest shell.
@@ -56,7 +56,7 @@ vm: build
 	@mkdir -p $(LOGS)
 	@$(H)/mk-run-script.sh '$(subst ','\'',$(CMD))' $(if $(CMD),,$(TTY)) >$(B)/vm-run.sh
 	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/vm-run.sh -T $(TIMEOUT) \
-		-l $(LOGS)/$(IMPL)-vm-console.log -f "$(FILES)" \
+		-l $(LOGS)/$(IMPL)-vm-console.log -f "$(FILES)" -a quiet \
 		$(if $(CMD),,$(if $(TTY),-i))
 
 run: build

@@ -4,13 +4,15 @@
 # (for people) and to the results port /dev/ttyS1 (for the host's parser),
 # framed by "KSMTEST-BEGIN name" / "KSMTEST-END name rc".
 results=/dev/ttyS1
+# No single test may take the whole run down with it.
+test_timeout=900
 
 run_once() {
 	name=$1
 	shift
 	echo "KSMTEST-BEGIN $name" >$results
 	echo "==> $name"
-	{ "$@"; echo $? >/tmp/rc; } 2>&1 | tee -a $results
+	{ timeout -s KILL $test_timeout "$@"; echo $? >/tmp/rc; } 2>&1 | tee -a $results
 	rc=$(cat /tmp/rc)
 	echo "KSMTEST-END $name $rc" >$results
 	# The next test starts from KSM stopped, whatever this one left.
