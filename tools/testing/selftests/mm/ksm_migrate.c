@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Migrating KSM pages between NUMA nodes with move_pages(2), with
+ * merge_across_nodes=1: a KSM page moves as one for every process
+ * mapping it, keeps its contents, and stays merged.
+ */
+#include <numa.h>
+#include <numaif.h>
+
+#include "ksm_test_util.h"
+
+#define NPAGES 32
+
+static char child_fn(char cmd, void *arg)
+{
+	char **pp = arg;
+
+	switch (cmd) {
+	case 's':
+		*pp = ksmt_map(NPAGES);
+		ksmt_fill_range(*pp, NPAGES, 1, false);
+		ksmt_mergeable(*pp, NPAGES);
+		return 'y';
+	case 'c':
+		return ksmt_check_range(*pp, NPAGES, 1, false) ? 'y' : 'n';
+	}
+	return 'n';
+}
+
+/* Node of each page of pid's range p; all must be on want. */
+static bool all_on_node(pid_t pid, char *p, int want)
+{
+	void *pages[NPAGES];
+	int status[NPAGES], i;
+
+	for (i = 0; i < NPAGES; i++)
+		pages[i] = p + i * ksmt_page_size;
+	if (move_pages(pid, NPAGES, pages, NULL, status, 0)) {
+		ksft_print_msg("move_pages query: %s\n", strerror(errno));
+		return false;
+	}
+	for (i = 0; i < NPAGES; i++)
+		if (status[i] != want) {
+			ksft_print_msg("pid %d page %d on node %d, want %d\n",
+				       pid, i, status[i], want);
+			return false;
+		}
+	return true;
+}
+
+static bool migrate(pid_t pid, char *p, int node)
+{
+	void *pages[NPAGES];
+	int nodes[NPAGES], status[NPAGES], i;
+	long ret;
+
+	for (i = 0; i < NPAGES; i++) {
+		pages[i] = p + i * ksmt_page_size;
+		nodes[i] = node;
+	}
+	/* KSM pages are mapped by several processes: MOVE_ALL is needed */
+	ret = move_pages(pid, NPAGES, pages, nodes, status, MPOL_MF_MOVE_ALL);
+	if (ret) {
+		ksft_print_msg("move_pages to node %d: %ld (%s)\n", node, ret,
+			       ret < 0 ? strerror(errno) : "pages not moved");
+		return false;
+	}
+	for (i = 0; i < NPAGES; i++)
+		if (status[i] != node) {
+			ksft_print_msg("page %d: status %d, want node %d\n", i,
+				       status[i], node);
+			return false;
+		}
+	return true;
+}
+
+/* Parent and child map the same KSM pages at the same addresses. */
+static bool shared_frames(pid_t child, char *p, char *cp)
+{
+	int i;
+
+	for (i = 0; i < NPAGES; i++) {
+		uint64_t a = ksmt_pfn(0, p + i * ksmt_page_size);
+
+		if (!a || a != ksmt_pfn(child, cp + i * ksmt_page_size)) {
+			ksft_print_msg("page %d: parent and child on different frames\n", i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool still_merged(struct ksmt_worker *w, char *p, char **cp)
+{
+	bool ok = true;
+
+	if (ksmt_get("pages_shared") != NPAGES ||
+	    ksmt_get("pages_sharing") != NPAGES) {
+		ksft_print_msg("pages_shared %ld pages_sharing %ld, want %d %d\n",
+			       ksmt_get("pages_shared"), ksmt_get("pages_sharing"),
+			       NPAGES, NPAGES);
+		ok = false;
+	}
+	if (ksmt_merging_pages(getpid()) != NPAGES ||
+	    ksmt_merging_pages(w->pid) != NPAGES) {
+		ksft_print_msg("ksm_merging_pages %ld %ld, want %d\n",
+			       ksmt_merging_pages(getpid()),
+			       ksmt_merging_pages(w->pid), NPAGES);
+		ok = false;
+	}
+	if (!ksmt_check_range(p, NPAGES, 1, false) || !ksmt_worker_do(w, 'c')) {
+		ksft_print_msg("contents changed\n");
+		ok = false;
+	}
+	return ok && shared_frames(w->pid, p, *cp);
+}
+
+int main(void)
+{
+	struct ksmt_worker w;
+	int from, to, status;
+	char **cp, *p;
+	void *first;
+	bool ok;
+
+	ksmt_init();
+	ksft_print_header();
+	if (access(KSMT_DIR "run", F_OK))
+		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
+	if (geteuid())
+		ksft_exit_skip("needs root\n");
+	if (numa_available() < 0 || numa_max_node() < 1)
+		ksft_exit_skip("needs two NUMA nodes\n");
+	ksft_set_plan(4);
+	ksmt_save();
+	ksmt_stop_unmerge();
+	ksmt_fast_scan();
+	ksmt_set("use_zero_pages", 0);
+	ksmt_set("max_page_sharing", 256);
+	ksmt_set("merge_across_nodes", 1);
+
+	/* shared, so that the parent knows the child's address */
+	cp = mmap(NULL, sizeof(*cp), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (cp == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	ksmt_worker_start(&w, child_fn, cp);
+	child_fn('s', &p);
+
+	ksmt_set("run", 1);
+	ok = ksmt_wait_merged(NPAGES, NPAGES);
+	ksmt_set("run", 0);
+	ok = ok && shared_frames(w.pid, p, *cp);
+	ksft_test_result(ok, "parent and child merged\n");
+	if (!ok) {
+		ksft_test_result_skip("migrate from the parent: not merged\n");
+		ksft_test_result_skip("migrate back from the child: not merged\n");
+		ksft_test_result_skip("merged after rescans: not merged\n");
+		goto out;
+	}
+
+	first = p;
+	if (move_pages(0, 1, &first, NULL, &status, 0) || status < 0)
+		ksft_exit_fail_msg("cannot tell the node of a page\n");
+	from = status;
+	to = from ? 0 : 1;
+
+	ok = migrate(0, p, to) && all_on_node(0, p, to) &&
+	     all_on_node(w.pid, *cp, to) && still_merged(&w, p, cp);
+	ksft_test_result(ok, "migrate node %d -> %d from the parent: both moved, still merged\n",
+			 from, to);
+
+	/* the child's mappings are the same pages: moving them moves both */
+	ok = migrate(w.pid, *cp, from) && all_on_node(w.pid, *cp, from) &&
+	     all_on_node(0, p, from) && still_merged(&w, p, cp);
+	ksft_test_result(ok, "migrate node %d -> %d from the child: both moved, still merged\n",
+			 to, from);
+
+	/* ksmd finds the migrated pages where they are now */
+	ksmt_set("run", 1);
+	ok = ksmt_wait_merged(NPAGES, NPAGES);
+	ksmt_set("run", 0);
+	ok = ok && still_merged(&w, p, cp);
+	ksft_test_result(ok, "merged after rescans\n");
+out:
+	ksmt_stop_unmerge();
+	ksmt_worker_stop(&w);
+	munmap(p, NPAGES * ksmt_page_size);
+	ksmt_restore();
+	ksft_finished();
+}
