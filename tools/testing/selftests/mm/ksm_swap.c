@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM pages through swap: merged pages are paged out to a zram swap
+ * device set up here, read back intact, and merged again afterwards.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/sysmacros.h>
+
+#include "ksm_test_util.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+#define ZRAM_SYS	"/sys/block/zram0/"
+#define ZRAM_DEV	"/dev/zram0"
+#define ZRAM_MB		32
+
+#define PAT	16
+#define NPAGES	(2 * PAT)
+
+static bool swap_on;
+
+/* A version 1 swap header, written by hand: no mkswap needed. */
+static int write_swap_header(const char *dev, unsigned long pages)
+{
+	uint32_t *info;
+	char *hdr;
+	int fd, ret = -1;
+
+	hdr = calloc(1, ksmt_page_size);
+	if (!hdr)
+		return -1;
+	/* version, last_page, nr_badpages follow 1024 bytes of boot block */
+	info = (uint32_t *)(hdr + 1024);
+	info[0] = 1;
+	info[1] = pages - 1;
+	info[2] = 0;
+	memcpy(hdr + ksmt_page_size - 10, "SWAPSPACE2", 10);
+	fd = open(dev, O_WRONLY | O_SYNC);
+	if (fd >= 0) {
+		if (pwrite(fd, hdr, ksmt_page_size, 0) == (ssize_t)ksmt_page_size)
+			ret = fsync(fd);
+		close(fd);
+	}
+	free(hdr);
+	return ret;
+}
+
+/* 1: swap on zram0 enabled; 0: zram0 absent or busy (skip); -1: error */
+static int zram_swap_setup(void)
+{
+	struct stat st;
+	char buf[512];
+	unsigned int maj, min;
+
+	if (access(ZRAM_SYS "disksize", F_OK))
+		return 0;
+	if (ksmt_read_path("/proc/swaps", buf, sizeof(buf)) > 0 &&
+	    strchr(buf, '\n') && strchr(buf, '\n')[1]) {
+		ksft_print_msg("a swap device is already active\n");
+		return 0;
+	}
+	if (ksmt_read_path(ZRAM_SYS "disksize", buf, sizeof(buf)) <= 0)
+		return -1;
+	if (atol(buf)) {
+		ksft_print_msg("zram0 already initialised\n");
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%d", ZRAM_MB << 20);
+	if (ksmt_write_path(ZRAM_SYS "disksize", buf)) {
+		ksft_print_msg("cannot size zram0\n");
+		return -1;
+	}
+	/* busybox may have no device node yet */
+	if (stat(ZRAM_DEV, &st)) {
+		if (ksmt_read_path(ZRAM_SYS "dev", buf, sizeof(buf)) <= 0 ||
+		    sscanf(buf, "%u:%u", &maj, &min) != 2 ||
+		    mknod(ZRAM_DEV, S_IFBLK | 0600, makedev(maj, min))) {
+			ksft_print_msg("no " ZRAM_DEV "\n");
+			return -1;
+		}
+	}
+	if (write_swap_header(ZRAM_DEV, ZRAM_MB * 1024 * 1024 / ksmt_page_size)) {
+		ksft_print_msg("writing the swap header: %s\n", strerror(errno));
+		return -1;
+	}
+	if (swapon(ZRAM_DEV, 0)) {
+		ksft_print_msg("swapon: %s\n", strerror(errno));
+		return -1;
+	}
+	swap_on = true;
+	return 1;
+}
+
+static void zram_swap_teardown(void)
+{
+	if (!swap_on)
+		return;
+	if (swapoff(ZRAM_DEV))
+		ksft_print_msg("swapoff: %s\n", strerror(errno));
+	ksmt_write_path(ZRAM_SYS "reset", "1");
+	swap_on = false;
+}
+
+static bool copies_merged(const char *p, bool merged)
+{
+	int i;
+
+	for (i = 0; i < PAT; i++) {
+		uint64_t a = ksmt_pfn(0, p + i * ksmt_page_size);
+		uint64_t b = ksmt_pfn(0, p + (PAT + i) * ksmt_page_size);
+
+		if (!a || !b || (a == b) != merged)
+			return false;
+	}
+	return true;
+}
+
+static int count_swapped(const char *p, int n)
+{
+	int i, swapped = 0;
+
+	for (i = 0; i < n; i++)
+		if (ksmt_pagemap(p + i * ksmt_page_size) & KSMT_PM_SWAP)
+			swapped++;
+	return swapped;
+}
+
+/* Two copies of a 16-page pattern, merged: 16 KSM pages mapped twice. */
+static char *setup_merged(uint64_t tag)
+{
+	char *p = ksmt_map(NPAGES);
+
+	ksmt_fill_range(p, PAT, tag, false);
+	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, tag, false);
+	ksmt_mergeable(p, NPAGES);
+	ksmt_set("run", 1);
+	if (!ksmt_wait_merged(PAT, PAT) || !copies_merged(p, true)) {
+		munmap(p, NPAGES * ksmt_page_size);
+		return NULL;
+	}
+	ksmt_set("run", 0);
+	return p;
+}
+
+/* Read everything back, then let ksmd merge the two copies again. */
+static bool swap_in_and_remerge(char *p, uint64_t tag)
+{
+	bool ok = true;
+
+	if (!ksmt_check_range(p, PAT, tag, false) ||
+	    !ksmt_check_range(p + PAT * ksmt_page_size, PAT, tag, false)) {
+		ksft_print_msg("contents differ after swap-in\n");
+		ok = false;
+	}
+	if (count_swapped(p, NPAGES)) {
+		ksft_print_msg("%d pages still swapped after reading\n",
+			       count_swapped(p, NPAGES));
+		ok = false;
+	}
+	ksmt_set("run", 1);
+	ok &= ksmt_wait_merged(PAT, PAT) && copies_merged(p, true) &&
+	      ksmt_check_range(p, PAT, tag, false) &&
+	      ksmt_check_range(p + PAT * ksmt_page_size, PAT, tag, false);
+	ksmt_set("run", 0);
+	if (ksmt_merging_pages(getpid()) != NPAGES) {
+		ksft_print_msg("ksm_merging_pages %ld, want %d\n",
+			       ksmt_merging_pages(getpid()), NPAGES);
+		ok = false;
+	}
+	return ok;
+}
+
+/*
+ * MADV_PAGEOUT leaves pages mapped more than once alone, so break the
+ * second copy first: the KSM pages of the first are then mapped once.
+ */
+static void test_pageout(void)
+{
+	int tries, swapped = 0;
+	bool ok = true;
+	char *p;
+
+	p = setup_merged(1);
+	if (!p) {
+		ksft_test_result_fail("MADV_PAGEOUT: not merged\n");
+		return;
+	}
+	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 2, false);
+	if (ksmt_proc_field(getpid(), "smaps_rollup", "KSM") !=
+	    PAT * (long)ksmt_page_size / 1024) {
+		ksft_print_msg("KSM pages of the first copy gone\n");
+		ok = false;
+	}
+	/* reclaim may pass over a page that is busy for a moment: retry */
+	for (tries = 0; tries < 20; tries++) {
+		if (madvise(p, PAT * ksmt_page_size, MADV_PAGEOUT)) {
+			ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
+			break;
+		}
+		swapped = count_swapped(p, PAT);
+		if (swapped == PAT)
+			break;
+		usleep(100000);
+	}
+	if (swapped != PAT) {
+		ksft_print_msg("MADV_PAGEOUT: %d of %d KSM pages swapped\n",
+			       swapped, PAT);
+		ok = false;
+	}
+	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 1, false);
+	ok &= swap_in_and_remerge(p, 1);
+	ksft_test_result(ok, "MADV_PAGEOUT of KSM pages, swap-in, merged again\n");
+	ksmt_stop_unmerge();
+	munmap(p, NPAGES * ksmt_page_size);
+}
+
+#define CG_ROOT	"/sys/fs/cgroup"
+#define CG	CG_ROOT "/ksm_swap_test"
+
+static bool cg_mounted, cg_enabled, cg_made;
+
+/* A memory cgroup holding this process; false if there is none. */
+static bool cg_enter(void)
+{
+	char buf[4096], pid[16];
+
+	if (ksmt_read_path("/proc/mounts", buf, sizeof(buf)) > 0 &&
+	    !strstr(buf, " " CG_ROOT " cgroup2 ")) {
+		if (mount("none", CG_ROOT, "cgroup2", 0, NULL))
+			return false;
+		cg_mounted = true;
+	}
+	if (ksmt_read_path(CG_ROOT "/cgroup.subtree_control", buf, sizeof(buf)) < 0)
+		return false;
+	if (!strstr(buf, "memory")) {
+		if (ksmt_write_path(CG_ROOT "/cgroup.subtree_control", "+memory"))
+			return false;
+		cg_enabled = true;
+	}
+	if (mkdir(CG, 0755) && errno != EEXIST)
+		return false;
+	cg_made = true;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return !ksmt_write_path(CG "/cgroup.procs", pid) &&
+	       !access(CG "/memory.reclaim", W_OK);
+}
+
+static void cg_leave(void)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ksmt_write_path(CG_ROOT "/cgroup.procs", pid);
+	if (cg_made)
+		rmdir(CG);
+	if (cg_enabled)
+		ksmt_write_path(CG_ROOT "/cgroup.subtree_control", "-memory");
+	if (cg_mounted)
+		umount(CG_ROOT);
+}
+
+/*
+ * Memory cgroup reclaim walks every mapping of a KSM page, so pages
+ * mapped twice are swapped out too.
+ */
+static void test_memcg_reclaim(void)
+{
+	int tries, swapped = 0;
+	bool ok = true;
+	char *p;
+
+	if (!cg_enter()) {
+		cg_leave();
+		ksft_test_result_fail("no memory cgroup with memory.reclaim\n");
+		return;
+	}
+	p = setup_merged(3);
+	if (!p) {
+		cg_leave();
+		ksft_test_result_fail("memcg reclaim: not merged\n");
+		return;
+	}
+	/* the first pass may only clear the accessed bits */
+	for (tries = 0; tries < 20; tries++) {
+		ksmt_write_path(CG "/memory.reclaim", "16M");
+		swapped = count_swapped(p, NPAGES);
+		if (swapped == NPAGES)
+			break;
+		usleep(100000);
+	}
+	if (swapped != NPAGES) {
+		ksft_print_msg("memory.reclaim: %d of %d KSM mappings swapped\n",
+			       swapped, NPAGES);
+		ok = false;
+	}
+	ok &= swap_in_and_remerge(p, 3);
+	ksft_test_result(ok, "memcg reclaim of shared KSM pages, swap-in, merged again\n");
+	ksmt_stop_unmerge();
+	munmap(p, NPAGES * ksmt_page_size);
+	cg_leave();
+}
+
+int main(void)
+{
+	int ret;
+
+	ksmt_init();
+	ksft_print_header();
+	if (access(KSMT_DIR "run", F_OK))
+		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
+	if (geteuid())
+		ksft_exit_skip("needs root\n");
+	ret = zram_swap_setup();
+	if (!ret)
+		ksft_exit_skip("zram0 not available for swap\n");
+	if (ret < 0)
+		ksft_exit_fail_msg("setting up swap on zram0 failed\n");
+	ksft_set_plan(2);
+	ksmt_save();
+	ksmt_stop_unmerge();
+	ksmt_fast_scan();
+	ksmt_set("use_zero_pages", 0);
+	ksmt_set("max_page_sharing", 256);
+
+	test_pageout();
+	test_memcg_reclaim();
+
+	ksmt_restore();
+	zram_swap_teardown();
+	ksft_finished();
+}
