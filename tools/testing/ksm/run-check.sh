@@ -18,4 +18,4 @@ echo "check: $impl kernel, console log in $logs/$impl-check-console.log"
 "$here/run-vm.sh" -k "$kernel" -t "$bins" -s "$here/guest/check.sh" -T "$timeout" \
 	-l "$logs/$impl-check-console.log" -r "$logs/$impl-check-results.log" >/dev/null || true
 exec "$here/verdict.py" "$logs/$impl-check-console.log" "$logs/$impl-check-results.log" \
-	"$here/expected-skips" "$logs/$impl-check.tap"
+	"$here/expected-skips" "$logs/$impl-check.tap" "$impl"

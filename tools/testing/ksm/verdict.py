@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""verdict.py CONSOLE_LOG RESULTS_LOG EXPECTED_SKIPS [TAP_OUT]
+"""verdict.py CONSOLE_LOG RESULTS_LOG EXPECTED_SKIPS [TAP_OUT [IMPL]]
 
 Turn one guest run into a verdict:
   - every selftest result (TAP "ok"/"not ok" lines, or the exit status of a
@@ -8,7 +8,9 @@ Turn one guest run into a verdict:
   - every KUnit test case, from the kernel's KTAP on CONSOLE_LOG;
   - any kernel splat on CONSOLE_LOG fails the run, whatever the tests said.
 A skip counts as a failure unless EXPECTED_SKIPS lists it (a regular
-expression matched against the result's name, a tab, and the reason).
+expression matched against the result's name, a tab, and the reason; an
+expression prefixed "IMPL:" applies only to that implementation, e.g. to
+what only newer kernels than the in-tree 6.12 KSM provide).
 Prints one line per result and, last, exactly "N passed, N failed" with
 ", N skipped" when any was skipped.  Exits 0 only when nothing failed.
 """
@@ -115,10 +117,16 @@ def splats(lines):
 def main():
     console, results, skips_file = sys.argv[1:4]
     tap_out = sys.argv[4] if len(sys.argv) > 4 else None
+    impl = sys.argv[5] if len(sys.argv) > 5 else 'ours'
     expected = []
     for line in read(skips_file):
         if line.strip() and not line.startswith('#'):
             pat, _, why = line.partition('\t')
+            scope, colon, rest = pat.partition(':')
+            if colon and scope in ('ours', 'upstream'):
+                if scope != impl:
+                    continue
+                pat = rest
             expected.append((re.compile(pat.strip()), why.strip()))
 
     clines = read(console)
