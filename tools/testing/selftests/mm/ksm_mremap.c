@@ -107,7 +107,7 @@ static void test_move(void)
 			       ksmt_proc_field(getpid(), "smaps_rollup", "KSM"));
 		ok = false;
 	}
-	ksft_test_result(ok, "move merged range: unmerged by mremap, merged again at new address\n");
+	ksft_test_result(ok, "move merged range: unmerged by mremap, merged again there\n");
 
 	ok = !madvise(p, NPAGES * ksmt_page_size, MADV_UNMERGEABLE);
 	ok &= copies_merged(0, p, false) && contents(p, 1);

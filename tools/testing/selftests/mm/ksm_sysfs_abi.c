@@ -185,7 +185,7 @@ static void test_defaults(void)
 			}
 		}
 	} else {
-		ksft_print_msg("KSM was used since boot: checking defaults the advisor switch restores\n");
+		ksft_print_msg("KSM used since boot: only the defaults the advisor restores\n");
 	}
 
 	/* Leaving the scan-time advisor restores the default pages_to_scan. */
@@ -201,7 +201,7 @@ static void test_defaults(void)
 		ok = false;
 	}
 	if (ksmt_get("pages_to_scan") != 500) {
-		ksft_print_msg("scan-time advisor starts at pages_to_scan %ld, not advisor_min_pages_to_scan 500\n",
+		ksft_print_msg("scan-time advisor: pages_to_scan %ld, want 500\n",
 			       ksmt_get("pages_to_scan"));
 		ok = false;
 	}

@@ -157,7 +157,8 @@ static inline void ksmt_save(void)
 			ksft_exit_fail_msg("cannot read %s\n", ksmt_tunables[i]);
 		/* advisor_mode reads "[none] scan-time": keep the selection */
 		if (!strcmp(ksmt_tunables[i], "advisor_mode"))
-			strcpy(s, strstr(s, "[scan-time]") ? "scan-time" : "none");
+			snprintf(s, sizeof(ksmt_saved[i]), "%s",
+				 strstr(s, "[scan-time]") ? "scan-time" : "none");
 	}
 	if (ksmt_read_str("run", ksmt_saved_run, sizeof(ksmt_saved_run)) <= 0)
 		ksft_exit_fail_msg("cannot read run\n");
@@ -247,8 +248,8 @@ static inline bool ksmt_wait_merged(long shared, long sharing)
 			seen = -1;
 		}
 		if (ksmt_now() > end) {
-			ksft_print_msg("timeout: pages_shared %ld (want %ld), pages_sharing %ld (want %ld)\n",
-				       sh, shared, sg, sharing);
+			ksft_print_msg("timeout: pages_shared %ld sharing %ld, want %ld %ld\n",
+				       sh, sg, shared, sharing);
 			return false;
 		}
 		usleep(10000);

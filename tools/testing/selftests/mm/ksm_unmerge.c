@@ -47,12 +47,15 @@ static bool own_frames(const char *p, int from, int to)
 				ksft_print_msg("page %d not present\n", c * PAT + i);
 				return false;
 			}
-			for (d = 0; d < COPIES; d++)
-				if (d != c && pfn == ksmt_pfn(0, p + (d * PAT + i) * ksmt_page_size)) {
-					ksft_print_msg("copies %d and %d of page %d share frame %llx\n",
-						       c, d, i, (unsigned long long)pfn);
+			for (d = 0; d < COPIES; d++) {
+				const char *q = p + (d * PAT + i) * ksmt_page_size;
+
+				if (d != c && pfn == ksmt_pfn(0, q)) {
+					ksft_print_msg("page %d: copies %d and %d share a frame\n",
+						       i, c, d);
 					return false;
 				}
+			}
 		}
 	return true;
 }
