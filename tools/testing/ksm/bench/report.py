@@ -147,7 +147,7 @@ def main():
           "median [min..max] over rounds" % len(rounds))
     print("QEMU TCG without KVM: absolute numbers mean little here; "
           "compare ratios within this run only.")
-    hdr = "%-10s %-32s %-10s %-26s %-26s %6s  %s" % (
+    hdr = "%-10s %-32s %-10s %-28s %-28s %6s  %s" % (
         "workload", "figure", "unit", "ours", "upstream", "ratio", "")
     print(hdr)
     print("-" * len(hdr))
@@ -160,7 +160,7 @@ def main():
             print("%-10s %-32s %s" % (w, name, unit))
             continue
         tag = v if v else ("(info)" if better == "info" else "")
-        print("%-10s %-32s %-10s %-26s %-26s %6s  %s" % (
+        print("%-10s %-32s %-10s %-28s %-28s %6s  %s" % (
             w, name, unit, cell(ours), cell(up),
             "%.2f" % ratio if ratio is not None else "-", tag))
     print()
@@ -175,8 +175,19 @@ def main():
           "scaled down where needed to fit the time budget under TCG)")
 
     png = plot(outdir, series, rounds)
+    # run.sh records which image was booted: uname alone cannot tell the
+    # two apart, the build stamps are fixed for ccache.
+    images = {}
+    try:
+        with open(os.path.join(outdir, "kernels")) as f:
+            for line in f:
+                impl, sha, path = line.split()
+                images[impl] = {"bzImage": path, "sha1": sha}
+    except (OSError, ValueError):
+        pass
     doc = {
-        "kernel": {impl: info[impl].get("kernel") for impl in IMPLS},
+        "kernel": {impl: dict(images.get(impl, {}), uname=info[impl].get("kernel"))
+                   for impl in IMPLS},
         "qemu": qemu_settings(run_vm, append),
         "note": "QEMU TCG without KVM: only ratios within one run are meaningful",
         "rounds": len(rounds),
