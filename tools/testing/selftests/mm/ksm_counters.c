@@ -103,6 +103,8 @@ static void test_layout(void)
 		args[i].id = i;
 		ksmt_worker_start(&w[i], layout_fn, &args[i]);
 	}
+	/* smart scan would take skipped pages out of pages_unshared */
+	ksmt_set("smart_scan", 0);
 	ksmt_set("run", 1);
 	if (!ksmt_wait_merged(L_N, 2 * L_N)) {
 		ok = false;
@@ -111,6 +113,14 @@ static void test_layout(void)
 	/* stop ksmd so that everything below reads one state */
 	ksmt_set("run", 0);
 	ok &= check_global(L_N, 2 * L_N, 0);
+	/* every unique page sits in the unstable tree, none is volatile */
+	if (ksmt_get("pages_unshared") != 3 * L_U ||
+	    ksmt_get("pages_volatile") != 0) {
+		ksft_print_msg("pages_unshared %ld pages_volatile %ld, want %d 0\n",
+			       ksmt_get("pages_unshared"),
+			       ksmt_get("pages_volatile"), 3 * L_U);
+		ok = false;
+	}
 
 	/* the rmap item size follows from one process' profit */
 	profit = ksmt_proc_field(w[0].pid, "ksm_stat", "ksm_process_profit");
@@ -153,6 +163,7 @@ out:
 	for (i = 0; i < 3; i++)
 		ksmt_worker_stop(&w[i]);
 	ksmt_stop_unmerge();
+	ksmt_set("smart_scan", 1);
 	ksft_test_result(ok, "3 processes: global, ksm_stat, smaps, general_profit\n");
 }
 
@@ -416,6 +427,61 @@ out_unmap:
 	ksmt_stop_unmerge();
 }
 
+/*
+ * smart_scan=1 skips pages that keep failing to merge, counted in
+ * pages_skipped; smart_scan=0 scans every page every time.
+ */
+static void test_smart_scan(void)
+{
+	const int n = 16;
+	long before, after;
+	bool ok = true;
+	char *p;
+
+	p = ksmt_map(n);
+	ksmt_fill_range(p, n, 1000, false);
+	ksmt_mergeable(p, n);
+	ksmt_set("smart_scan", 1);
+	before = ksmt_get("pages_skipped");
+	ksmt_set("run", 1);
+	/* a page becomes skippable only after some unsuccessful passes */
+	if (!ksmt_wait_scans(10)) {
+		ok = false;
+		goto out;
+	}
+	after = ksmt_get("pages_skipped");
+	if (after <= before) {
+		ksft_print_msg("smart_scan=1: pages_skipped %ld -> %ld over 10 scans\n",
+			       before, after);
+		ok = false;
+	}
+	ksmt_set("smart_scan", 0);
+	/* the pass under way may still skip */
+	if (!ksmt_wait_scans(1)) {
+		ok = false;
+		goto out;
+	}
+	before = ksmt_get("pages_skipped");
+	if (!ksmt_wait_scans(4)) {
+		ok = false;
+		goto out;
+	}
+	after = ksmt_get("pages_skipped");
+	if (after != before) {
+		ksft_print_msg("smart_scan=0: pages_skipped %ld -> %ld\n",
+			       before, after);
+		ok = false;
+	}
+	if (!ksmt_check_range(p, n, 1000, false))
+		ok = false;
+out:
+	ksmt_set("run", 0);
+	ksmt_set("smart_scan", 1);
+	munmap(p, n * ksmt_page_size);
+	ksmt_stop_unmerge();
+	ksft_test_result(ok, "smart_scan: pages_skipped grows with 1, not with 0\n");
+}
+
 int main(void)
 {
 	ksmt_init();
@@ -424,7 +490,7 @@ int main(void)
 		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
 	if (geteuid())
 		ksft_exit_skip("needs root\n");
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	ksmt_save();
 	ksmt_stop_unmerge();
 	if (ksmt_get("pages_shared") || ksmt_get("pages_sharing") ||
@@ -433,6 +499,7 @@ int main(void)
 	ksmt_fast_scan();
 	ksmt_set("use_zero_pages", 0);
 	ksmt_set("max_page_sharing", 256);
+	ksmt_set("smart_scan", 1);
 
 	test_layout();
 	test_zero_pages();
@@ -440,6 +507,7 @@ int main(void)
 	test_chain(3, 9);
 	test_write_after_merge();
 	test_fork_merged();
+	test_smart_scan();
 
 	ksmt_restore();
 	ksft_finished();
