@@ -96,13 +96,19 @@ def kunit_results(lines):
     """Yield KUnit test cases: KTAP lines at depth one, under their suite."""
     suite = None
     for raw in lines:
+        if not TIMESTAMP.match(raw):
+            continue
         line = TIMESTAMP.sub('', raw)
+        m = TAP.match(line)
+        if m and tap_status(m) == 'fail':
+            yield 'kunit suite %s' % m.group(3), 'fail', 'suite failed'
+            continue
         m = re.match(r'^    # Subtest: (\S+)', line)
         if m:
             suite = m.group(1)
             continue
-        m = TAP.match(line[8:]) if line.startswith('        ') else None
-        if m and suite and not line.startswith('         '):
+        m = TAP.match(line[4:]) if line.startswith('    ') else None
+        if m and suite and not line.startswith('     '):
             yield ('kunit %s.%s' % (suite, m.group(3)), tap_status(m),
                    (m.group(6) or '').strip())
 
