@@ -37,6 +37,10 @@ rm -rf "$out"
 mkdir -p "$out/raw" "$out/logs"
 printf '#!/bin/sh\nksm-bench -o /dev/ttyS1 %s\n' "$args" >"$out/guest.sh"
 echo "$append" >"$out/append"
+for impl in ours upstream; do
+	img=$B/src/$impl/obj-bench/arch/x86/boot/bzImage
+	echo "$impl $(sha1sum <"$img" | cut -d' ' -f1) $img"
+done >"$out/kernels"
 echo "bench: $rounds rounds of ours then upstream, ksm-bench $args"
 failed=0
 for round in $(seq "$rounds"); do
