@@ -33,6 +33,11 @@ struct ksm_mm ksm_mm_head = {
 	.slot.mm_node = LIST_HEAD_INIT(ksm_mm_head.slot.mm_node),
 };
 
+/**
+ * ksm_mm_init - create the slab cache of struct ksm_mm
+ *
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_mm_init(void)
 {
 	ksm_mm_cache = KMEM_CACHE(ksm_mm, 0);

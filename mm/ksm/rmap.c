@@ -272,6 +272,9 @@ static int ksm_memory_callback(struct notifier_block *nb,
 	return NOTIFY_OK;
 }
 
+/**
+ * ksm_hotplug_init - register for memory hot-remove events
+ */
 void __init ksm_hotplug_init(void)
 {
 	hotplug_memory_notifier(ksm_memory_callback, KSM_CALLBACK_PRI);

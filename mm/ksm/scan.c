@@ -84,6 +84,12 @@ struct ksm_advisor_state {
 
 static struct ksm_advisor_state ksm_adv;
 
+/**
+ * ksm_page_csum - checksum of the content of @page
+ * @page: the page
+ *
+ * Return: a 32-bit hash of the whole page.
+ */
 u32 ksm_page_csum(struct page *page)
 {
 	void *addr = kmap_local_page(page);
@@ -758,6 +764,11 @@ static int ksmd(void *unused)
 	return 0;
 }
 
+/**
+ * ksm_scan_init - set up what ksmd needs before it starts
+ *
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_scan_init(void)
 {
 	/* The zero page checksum depends on page size and endianness. */
@@ -766,6 +777,11 @@ int __init ksm_scan_init(void)
 	return ksm_item_cache ? 0 : -ENOMEM;
 }
 
+/**
+ * ksm_start_thread - start ksmd, idle until there is work
+ *
+ * Return: the task, or an ERR_PTR().
+ */
 struct task_struct * __init ksm_start_thread(void)
 {
 	struct task_struct *task = kthread_run(ksmd, NULL, "ksmd");

@@ -28,6 +28,11 @@ static struct rb_root ksm_single_stable_root = RB_ROOT;
 struct rb_root *ksm_stable_roots = &ksm_single_stable_root;
 LIST_HEAD(ksm_migrated_nodes);
 
+/**
+ * ksm_stable_init - create the slab cache of struct ksm_snode
+ *
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_stable_init(void)
 {
 	ksm_snode_cache = KMEM_CACHE(ksm_snode, 0);
