@@ -54,15 +54,13 @@ check: build
 
 vm: build
 	@mkdir -p $(LOGS)
-	@$(H)/mk-run-script.sh '$(subst ','\'',$(CMD))' $(if $(CMD),,$(TTY)) >$(B)/vm-run.sh
-	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/vm-run.sh -T $(TIMEOUT) \
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -c '$(subst ','\'',$(CMD))' -T $(TIMEOUT) \
 		-l $(LOGS)/$(IMPL)-vm-console.log -f "$(FILES)" -a loglevel=5 \
 		$(if $(CMD),,$(if $(TTY),-i))
 
 run: build
 	@mkdir -p $(LOGS)
-	@$(H)/mk-run-script.sh 'ksm-demo' $(TTY) >$(B)/run.sh
-	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -s $(B)/run.sh -T $(TIMEOUT) \
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -c ksm-demo -T $(TIMEOUT) \
 		-l $(LOGS)/$(IMPL)-run-console.log -a loglevel=5 $(if $(TTY),-i)
 
 # Both kernels in the bench flavour, ours and upstream booted in turn.

@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-vm.sh -k BZIMAGE -t TESTBIN_DIR -s RUN_SCRIPT [-f "FILES"] [-T TIMEOUT]
-#           [-l CONSOLE_LOG] [-r RESULTS_LOG] [-a "EXTRA KERNEL ARGS"] [-i]
+# run-vm.sh -k BZIMAGE -t TESTBIN_DIR {-s RUN_SCRIPT | -c COMMAND} [-f "FILES"]
+#           [-T TIMEOUT] [-l CONSOLE_LOG] [-r RESULTS_LOG] [-a "EXTRA KERNEL ARGS"] [-i]
 #
 # Boot BZIMAGE under QEMU (TCG, 2 vCPUs, 4 GiB on two NUMA nodes) with a
 # busybox initramfs holding the static test binaries (in /tests), FILES
-# (in /opt/ksm, the working directory) and RUN_SCRIPT as /run.sh.  The
+# (in /opt/ksm, the working directory) and RUN_SCRIPT as /run.sh (or a
+# /run.sh running COMMAND; with -i, a shell on the console follows).  The
 # console is streamed to stdout and kept in CONSOLE_LOG; the second serial
 # port (/dev/ttyS1 in the guest) is written to RESULTS_LOG.  The exit
 # status is the one of /run.sh in the guest; 124 on timeout, 125 when the
@@ -14,12 +15,13 @@
 set -euo pipefail
 
 here=$(dirname "$(realpath "$0")")
-kernel= bins= script= files= timeout=1800 log= results=/dev/null append= interactive=
-while getopts k:t:s:f:T:l:r:a:i opt; do
+kernel= bins= script= cmd= files= timeout=1800 log= results=/dev/null append= interactive=
+while getopts k:t:s:c:f:T:l:r:a:i opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	t) bins=$OPTARG ;;
 	s) script=$OPTARG ;;
+	c) cmd=$OPTARG ;;
 	f) files=$OPTARG ;;
 	T) timeout=$OPTARG ;;
 	l) log=$OPTARG ;;
@@ -29,10 +31,14 @@ while getopts k:t:s:f:T:l:r:a:i opt; do
 	*) exit 2 ;;
 	esac
 done
-[ -f "$kernel" ] && [ -f "$script" ] || { echo "run-vm: need -k BZIMAGE and -s SCRIPT" >&2; exit 2; }
+[ -f "$kernel" ] || { echo "run-vm: no kernel image '$kernel' (make build)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/ksm-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+if [ -z "$script" ]; then
+	script=$work/run.sh
+	"$here/mk-run-script.sh" "$cmd" ${interactive:+shell} >"$script"
+fi
 root=$work/root
 mkdir -p "$root"/{bin,tests,opt/ksm,proc,sys,dev,tmp}
 cp /bin/busybox "$root/bin/busybox"
@@ -65,4 +71,5 @@ set -e
 [ "$qrc" -eq 124 ] && { echo "run-vm: timed out after ${timeout}s" >&2; exit 124; }
 rc=$(tr -d '\r' <"$log" | sed -n 's/^KSM-HARNESS-EXIT: \([0-9]*\)$/\1/p' | tail -n 1)
 [ -n "$rc" ] || { echo "run-vm: guest ended without reporting a status (qemu $qrc)" >&2; exit 125; }
+[ "$rc" -eq 0 ] || echo "run-vm: guest command exited with status $rc" >&2
 exit "$rc"
