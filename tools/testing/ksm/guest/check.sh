@@ -4,6 +4,10 @@
 # (for people) and to the results port /dev/ttyS1 (for the host's parser),
 # framed by "KSMTEST-BEGIN name" / "KSMTEST-END name rc".
 results=/dev/ttyS1
+# As run_vmtests.sh does: ksm_functional_tests re-executes itself as
+# ./ksm_functional_tests, and a failed exec leaves the child running the
+# remaining tests a second time.
+cd /tests || exit 1
 # No single test may take the whole run down with it.
 test_timeout=900
 
