@@ -338,7 +338,7 @@ static unsigned long ksm_ewma(unsigned long prev, unsigned long sample)
 /* Inputs and outputs of one advisor step, kept pure for testing. */
 struct ksm_advice {
 	unsigned long pages;		/* in: current pages_to_scan */
-	unsigned long secs;		/* in: duration of this round, >= 1 */
+	unsigned long secs;		/* in: duration of this round, 0 as 1 */
 	unsigned long cpu_ms;		/* in: ksmd CPU time this round */
 	unsigned long last_secs;	/* in/out: previous round's duration */
 	unsigned long change;		/* in/out: smoothed change, % */
@@ -354,11 +354,16 @@ struct ksm_advice {
 static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 				unsigned int max_cpu, unsigned long max_pages)
 {
-	unsigned long prev = a->last_secs ? a->last_secs : a->secs;
-	unsigned long ratio, change, pages, per_pct;
+	unsigned long prev, ratio, change, pages, per_pct;
 
+	/* A round shorter than a second counts as one. */
+	a->secs = max(1UL, a->secs);
+	prev = a->last_secs ? a->last_secs : a->secs;
 	a->cpu_pct = max(1UL, a->cpu_ms * 100 / (a->secs * 1000));
-	ratio = max(1UL, target * 100 / a->secs);
+	/* A target too large to scale asks for the slowest scan. */
+	if (check_mul_overflow(target, 100UL, &ratio))
+		ratio = ULONG_MAX;
+	ratio = max(1UL, ratio / a->secs);
 	change = ksm_ewma(a->change, max(1UL, a->secs * 100 / prev));
 
 	pages = a->pages * 100 / ratio;

@@ -54,6 +54,42 @@ static void ksm_test_advise(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 1500), 1500UL);
 }
 
+static void ksm_test_advise_edges(struct kunit *test)
+{
+	struct ksm_advice a = { .pages = 1000, .secs = 0, .cpu_ms = 0 };
+
+	/*
+	 * A round under a second, without measurable CPU time: counted as
+	 * 1 s at 1% CPU, and the 10% CPU floor lifts the rate tenfold.
+	 */
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 1, 70, 30000), 10000UL);
+	KUNIT_EXPECT_EQ(test, a.last_secs, 1UL);
+	KUNIT_EXPECT_EQ(test, a.cpu_pct, 1U);
+	KUNIT_EXPECT_EQ(test, a.change, 30UL);
+
+	/*
+	 * A target whose percentage does not fit in a long must not wrap
+	 * to a short one (here 84%, which would speed the scan up): it
+	 * asks for the slowest rate, the 10% CPU floor.
+	 */
+	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 500 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, ULONG_MAX / 100 + 1, 70, 30000),
+			200UL);
+	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 500 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, ULONG_MAX, 70, 30000), 200UL);
+
+	/* The largest pages_to_scan, far too slow: capped by max pages. */
+	a = (struct ksm_advice){ .pages = UINT_MAX, .secs = 1000,
+				 .cpu_ms = 1000000, .last_secs = 1000,
+				 .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 1, 70, 30000), 30000UL);
+	/* A first round as long as the uptime: no overflow either. */
+	a = (struct ksm_advice){ .pages = 500, .secs = ULONG_MAX / 1000,
+				 .cpu_ms = ULONG_MAX / 100 };
+	KUNIT_EXPECT_LE(test, ksm_advise(&a, 200, 70, 30000), 30000UL);
+	KUNIT_EXPECT_GE(test, ksm_advise(&a, 200, 70, 30000), 1UL);
+}
+
 static void ksm_test_profit(struct kunit *test)
 {
 	long item = sizeof(struct ksm_item);
@@ -70,6 +106,7 @@ static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_skip_rounds),
 	KUNIT_CASE(ksm_test_ewma),
 	KUNIT_CASE(ksm_test_advise),
+	KUNIT_CASE(ksm_test_advise_edges),
 	KUNIT_CASE(ksm_test_profit),
 	{}
 };
