@@ -35,7 +35,14 @@ $(HDR)/.stamp: $(shell find $(TREE)/include/uapi $(TREE)/arch/x86/include/uapi -
 	@$(MAKE) -s -C $(TREE) O=$(OUT)/hdr-obj ARCH=x86_64 headers_install INSTALL_HDR_PATH=$(OUT)/usr
 	@touch $@
 
-$(addprefix $(OUT)/bin/,$(UPSTREAM) $(OURS)): $(OUT)/bin/%: $(MM)/%.c $(SELFTEST_LIB) $(wildcard $(MM)/*.h) $(HDR)/.stamp
+# ksm_functional_tests of 6.12 re-executes itself with an argv array that
+# lacks its terminating NULL, so execve() reads whatever follows it on the
+# stack: at -O2 in a static binary that is garbage (EFAULT, and the child
+# goes on to run the remaining tests a second time), at -O0 it is NULL.
+# Build the base tree's tests, which must stay unchanged, at -O0.
+$(OUT)/bin/ksm_functional_tests $(OUT)/bin/ksm_tests: CFLAGS += -O0
+
+$(addprefix $(OUT)/bin/,$(UPSTREAM) $(OURS)): $(OUT)/bin/%: $(MM)/%.c $(SELFTEST_LIB) $(wildcard $(MM)/*.h) $(HDR)/.stamp $(lastword $(MAKEFILE_LIST))
 	@mkdir -p $(OUT)/bin
 	$(CC) $(CFLAGS) -I $(MM) $< $(SELFTEST_LIB) $(LDLIBS) -o $@
 
