@@ -140,8 +140,7 @@ static bool advisor_moves(size_t npages, unsigned long start,
 
 int main(void)
 {
-	ksmt_init();
-	ksft_print_header();
+	ksmt_start();
 	ksft_set_plan(7);
 
 	if (access(KSMT_DIR "advisor_mode", W_OK))

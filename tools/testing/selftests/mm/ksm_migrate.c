@@ -123,12 +123,7 @@ int main(void)
 	void *first;
 	bool ok;
 
-	ksmt_init();
-	ksft_print_header();
-	if (access(KSMT_DIR "run", F_OK))
-		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
-	if (geteuid())
-		ksft_exit_skip("needs root\n");
+	ksmt_start();
 	if (numa_available() < 0 || numa_max_node() < 1)
 		ksft_exit_skip("needs two NUMA nodes\n");
 	ksft_set_plan(4);

@@ -30,8 +30,7 @@ int main(void)
 	char *p;
 	size_t i;
 
-	ksmt_init();
-	ksft_print_header();
+	ksmt_start();
 	ksft_set_plan(4);
 
 	if (access(KSMT_DIR "smart_scan", W_OK) ||

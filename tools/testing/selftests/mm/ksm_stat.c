@@ -124,8 +124,7 @@ static void check_mode(int mode, const char *what, int want_any,
 
 int main(void)
 {
-	ksmt_init();
-	ksft_print_header();
+	ksmt_start();
 	ksft_set_plan(5);
 
 	if (access("/proc/self/ksm_stat", R_OK))

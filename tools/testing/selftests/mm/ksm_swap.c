@@ -308,12 +308,7 @@ int main(void)
 {
 	int ret;
 
-	ksmt_init();
-	ksft_print_header();
-	if (access(KSMT_DIR "run", F_OK))
-		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
-	if (geteuid())
-		ksft_exit_skip("needs root\n");
+	ksmt_start();
 	ret = zram_swap_setup();
 	if (!ret)
 		ksft_exit_skip("zram0 not available for swap\n");

@@ -376,12 +376,7 @@ out:
 
 int main(void)
 {
-	ksmt_init();
-	ksft_print_header();
-	if (access(KSMT_DIR "run", F_OK))
-		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
-	if (geteuid())
-		ksft_exit_skip("needs root\n");
+	ksmt_start();
 	ksft_set_plan(6);
 
 	ksft_test_result(all_files(), "all 6.12 files present, counters numeric\n");

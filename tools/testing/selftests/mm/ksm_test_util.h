@@ -38,6 +38,17 @@ static inline void ksmt_init(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
+/* Start a test program: TAP header, then skip unless KSM and root. */
+static inline void ksmt_start(void)
+{
+	ksmt_init();
+	ksft_print_header();
+	if (access(KSMT_DIR "run", F_OK))
+		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
+	if (geteuid())
+		ksft_exit_skip("needs root\n");
+}
+
 /* Read a whole file into buf (NUL-terminated); -errno on failure. */
 static inline int ksmt_read_path(const char *path, char *buf, size_t len)
 {

@@ -122,12 +122,7 @@ out:
 
 int main(void)
 {
-	ksmt_init();
-	ksft_print_header();
-	if (access(KSMT_DIR "run", F_OK))
-		ksft_exit_skip("no " KSMT_DIR " (CONFIG_KSM off)\n");
-	if (geteuid())
-		ksft_exit_skip("needs root\n");
+	ksmt_start();
 	if (access(THP_ENABLED, F_OK))
 		ksft_exit_skip("no transparent huge pages\n");
 	ksft_set_plan(1);

@@ -127,8 +127,7 @@ int main(void)
 	bool ok;
 	char *trace;
 
-	ksmt_init();
-	ksft_print_header();
+	ksmt_start();
 	ksft_set_plan(NR_EVENTS + 1);
 
 	if (access(TRACEFS "events/ksm/enable", W_OK))
