@@ -39,17 +39,23 @@ enum ksm_item_state {
  * struct ksm_item - one scanned virtual page of a registered mm
  *
  * Items of an mm form a singly linked list in ascending address order,
- * rebuilt lazily as ksmd walks the mm.
+ * rebuilt lazily as ksmd walks the mm.  A stable item needs all 64 bytes
+ * for its rmap anchor, so the state lives in the low bits of the address.
  */
 struct ksm_item {
 	struct ksm_item *next;		/* ksmd: next item of the same mm */
 	struct mm_struct *mm;		/* constant; mmgrab()ed by the mm slot */
-	unsigned long addr;		/* constant; page aligned */
-	u32 csum;			/* ksmd: content checksum at last visit */
-	u8 state;			/* ksmd: enum ksm_item_state */
-	u8 round;			/* ksmd: scan round of unstable insertion */
-	u8 age;				/* ksmd: visits without merging */
-	u8 skips;			/* ksmd: visits still to be skipped */
+	/* page aligned address (constant) | enum ksm_item_state (ksmd) */
+	unsigned long addr_state;
+	union {
+		struct {			/* not KSM_ITEM_STABLE */
+			u32 csum;		/* ksmd: checksum at last visit */
+			u8 round;		/* ksmd: round of unstable insert */
+			u8 age;			/* ksmd: visits without merging */
+			u8 skips;		/* ksmd: visits still to skip */
+		};
+		pgoff_t index;		/* KSM_ITEM_STABLE, ksmd: see below */
+	};
 	union {
 		struct {			/* KSM_ITEM_UNSTABLE */
 			struct rb_node rb;	/* ksmd */
@@ -58,9 +64,46 @@ struct ksm_item {
 		struct {			/* KSM_ITEM_STABLE */
 			struct ksm_snode *snode;	/* ksmd */
 			struct hlist_node link;	/* KSM folio lock */
-			struct anon_vma *anon_vma;	/* ksmd; holds a ref */
+			/*
+			 * ksmd, holds a ref: with @index, where rmap finds
+			 * the mapping (struct ksm_anchor).
+			 */
+			struct anon_vma *anon_vma;
 		};
 	};
+};
+
+static_assert(sizeof(struct ksm_item) <= 64);
+
+static inline unsigned long ksm_item_addr(const struct ksm_item *item)
+{
+	return item->addr_state & PAGE_MASK;
+}
+
+static inline enum ksm_item_state ksm_item_state(const struct ksm_item *item)
+{
+	return item->addr_state & ~PAGE_MASK;
+}
+
+static inline void ksm_item_set_state(struct ksm_item *item,
+				      enum ksm_item_state state)
+{
+	item->addr_state = ksm_item_addr(item) | state;
+}
+
+/*
+ * struct ksm_anchor - where rmap finds a mapping of a KSM folio
+ * @anon_vma: anon_vma of the vma that mapped the page when it merged
+ * @index: linear page index of the mapping in that vma
+ *
+ * The linear page index is what the anon_vma interval tree is keyed by,
+ * and what fork, vma splits and merges, and mremap all keep; so an rmap
+ * walk queries the tree at @index alone and computes each vma's address
+ * from it, instead of testing every vma of the anon_vma.
+ */
+struct ksm_anchor {
+	struct anon_vma *anon_vma;
+	pgoff_t index;
 };
 
 /* What a struct ksm_snode stands for. */
@@ -219,7 +262,7 @@ struct folio *ksm_snode_folio(struct ksm_snode *snode,
 void ksm_folio_set_snode(struct folio *folio, struct ksm_snode *snode);
 void ksm_stable_unlink_item(struct ksm_item *item);
 void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
-			 bool over_limit);
+			 const struct ksm_anchor *at, bool over_limit);
 struct folio *ksm_stable_find(struct page *page);
 struct ksm_snode *ksm_stable_insert(struct folio *kfolio);
 void ksm_snode_rehome_if_misplaced(struct ksm_snode *snode);
@@ -256,10 +299,8 @@ struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
 struct page *ksm_item_get_page(struct ksm_item *item);
 int ksm_merge_zero(struct ksm_item *item, struct page *page);
 int ksm_merge_with(struct ksm_item *item, struct page *page,
-		   struct page *kpage);
-struct page *ksm_merge_pair(struct ksm_item *item, struct page *page,
-			    struct ksm_item *peer, struct page *peer_page);
-void ksm_undo_merge(struct ksm_item *item);
+		   struct page *kpage, struct ksm_anchor *at);
+void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool lock_vma);
 int ksm_unmerge_everything(void);

@@ -77,6 +77,7 @@ struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
  */
 struct page *ksm_item_get_page(struct ksm_item *item)
 {
+	unsigned long addr = ksm_item_addr(item);
 	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
@@ -85,9 +86,9 @@ struct page *ksm_item_get_page(struct ksm_item *item)
 
 	if (!ksm_lock_mm(mm))
 		return NULL;
-	vma = ksm_mergeable_vma(mm, item->addr);
+	vma = ksm_mergeable_vma(mm, addr);
 	if (vma) {
-		folio = folio_walk_start(&fw, vma, item->addr, 0);
+		folio = folio_walk_start(&fw, vma, addr, 0);
 		if (folio) {
 			if (folio_test_anon(folio) &&
 			    !folio_is_zone_device(folio)) {
@@ -98,7 +99,7 @@ struct page *ksm_item_get_page(struct ksm_item *item)
 		}
 	}
 	if (page) {
-		flush_anon_page(vma, page, item->addr);
+		flush_anon_page(vma, page, addr);
 		flush_dcache_page(page);
 	}
 	ksm_unlock_mm(mm);
@@ -331,6 +332,7 @@ unlock:
  */
 int ksm_merge_zero(struct ksm_item *item, struct page *page)
 {
+	unsigned long addr = ksm_item_addr(item);
 	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 	struct page *zpage;
@@ -340,9 +342,9 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
 		return -EFAULT;
 	if (!ksm_lock_mm(mm))
 		return 0;
-	vma = ksm_mergeable_vma(mm, item->addr);
+	vma = ksm_mergeable_vma(mm, addr);
 	if (vma) {
-		zpage = ZERO_PAGE(item->addr);
+		zpage = ZERO_PAGE(addr);
 		err = ksm_merge_one(vma, page, zpage);
 		trace_ksm_merge_one_page(page_to_pfn(zpage), item, mm, err);
 	}
@@ -355,56 +357,39 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * @item: the item of @page
  * @page: the page to merge away
  * @kpage: the KSM page, or NULL to make @page a new KSM page
+ * @at: filled in on success
  *
- * On success @item is out of any tree and holds a reference on the
- * anon_vma through which rmap will find the mapping.
+ * On success @item is out of any tree and @at tells where rmap will find
+ * the new mapping, holding a reference on its anon_vma: the caller passes
+ * it on to ksm_stable_add_item(), or drops it with ksm_undo_merge().
  *
  * Return: 0 if merged, -EFAULT otherwise.
  */
 int ksm_merge_with(struct ksm_item *item, struct page *page,
-		   struct page *kpage)
+		   struct page *kpage, struct ksm_anchor *at)
 {
+	unsigned long addr = ksm_item_addr(item);
 	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 	int err = -EFAULT;
 
 	if (!ksm_lock_mm(mm))
 		goto out;
-	vma = ksm_mergeable_vma(mm, item->addr);
+	vma = ksm_mergeable_vma(mm, addr);
 	if (vma)
 		err = ksm_merge_one(vma, page, kpage);
 	if (!err) {
-		/* The unstable tree links share room with anon_vma. */
 		ksm_item_untrack(item);
-		item->anon_vma = vma->anon_vma;
-		get_anon_vma(vma->anon_vma);
+		/* Taken under mmap_lock, while the vma pins the anon_vma. */
+		at->anon_vma = vma->anon_vma;
+		at->index = linear_page_index(vma, addr);
+		get_anon_vma(at->anon_vma);
 	}
 	ksm_unlock_mm(mm);
 out:
 	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage ? kpage : page),
 				      item, mm, err);
 	return err;
-}
-
-/**
- * ksm_merge_pair - merge two identical pages met in the unstable tree
- * @item: the item of the page being scanned
- * @page: that page
- * @peer: the unstable tree item that matched
- * @peer_page: the page of @peer
- *
- * Return: the new KSM page (@page), or NULL if the pair could not merge.
- */
-struct page *ksm_merge_pair(struct ksm_item *item, struct page *page,
-			    struct ksm_item *peer, struct page *peer_page)
-{
-	if (ksm_merge_with(item, page, NULL))
-		return NULL;
-	if (!ksm_merge_with(peer, peer_page, page))
-		return page;
-	/* A KSM page mapped only once is no gain: break it again. */
-	ksm_undo_merge(item);
-	return NULL;
 }
 
 /* Is what @vma maps at @addr merged by KSM (KSM folio or KSM zero page)? */
@@ -452,19 +437,21 @@ static int ksm_break_cow_at(struct vm_area_struct *vma, unsigned long addr)
 
 /**
  * ksm_undo_merge - break a merge that ksmd itself made a moment ago
- * @item: a loose item still holding its anon_vma reference
+ * @item: the loose item that merged
+ * @at: what ksm_merge_with() filled in; its anon_vma reference is dropped
  */
-void ksm_undo_merge(struct ksm_item *item)
+void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at)
 {
+	unsigned long addr = ksm_item_addr(item);
 	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 
-	put_anon_vma(item->anon_vma);
+	put_anon_vma(at->anon_vma);
 	if (!ksm_lock_mm(mm))
 		return;
-	vma = ksm_mergeable_vma(mm, item->addr);
+	vma = ksm_mergeable_vma(mm, addr);
 	if (vma)
-		ksm_break_cow_at(vma, item->addr);
+		ksm_break_cow_at(vma, addr);
 	ksm_unlock_mm(mm);
 }
 

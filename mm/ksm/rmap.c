@@ -20,16 +20,20 @@
 #include "internal.h"
 
 /*
- * Walk the vmas mapping @folio at @item's address through its anon_vma:
- * on the first pass the one in @item's own mm, on the second pass those of
- * mms forked from it since ksmd last saw it.  Returns false to end the walk.
+ * Walk the vmas mapping @folio at @item's rmap anchor: on the first pass
+ * the ones in @item's own mm, on the second pass those of mms forked from
+ * it since ksmd last saw it.  The interval tree is queried at the anchor's
+ * index alone, so the walk does not grow with the number of vmas sharing
+ * the anon_vma.  Returns false to end the walk.
  */
 static bool ksm_rmap_item(struct folio *folio, struct ksm_item *item,
 			  struct rmap_walk_control *rwc, bool forks)
 {
 	struct anon_vma *anon_vma = item->anon_vma;
+	pgoff_t index = item->index;
 	struct vm_area_struct *vma;
 	struct anon_vma_chain *avc;
+	unsigned long addr;
 	bool more = true;
 	bool own;
 
@@ -40,18 +44,19 @@ static bool ksm_rmap_item(struct folio *folio, struct ksm_item *item,
 		}
 		anon_vma_lock_read(anon_vma);
 	}
-	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, 0, ULONG_MAX) {
+	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, index, index) {
 		cond_resched();
 		vma = avc->vma;
-		if (item->addr < vma->vm_start || item->addr >= vma->vm_end)
-			continue;
 		/* Own mm on the first pass, forked mms on the second. */
 		own = vma->vm_mm == item->mm;
 		if (own == forks)
 			continue;
 		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
 			continue;
-		if (!rwc->rmap_one(folio, vma, item->addr, rwc->arg) ||
+		addr = vma_address(vma, index, 1);
+		if (WARN_ON_ONCE(addr == -EFAULT))
+			continue;
+		if (!rwc->rmap_one(folio, vma, addr, rwc->arg) ||
 		    (rwc->done && rwc->done(folio))) {
 			more = false;
 			break;
@@ -179,6 +184,22 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 }
 
 #ifdef CONFIG_MEMORY_FAILURE
+/* Add @t to @to_kill for each of its vmas mapping @page at @item's anchor. */
+static void ksm_collect_task(struct ksm_item *item, struct task_struct *t,
+			     struct page *page, struct list_head *to_kill)
+{
+	struct vm_area_struct *vma;
+	struct anon_vma_chain *avc;
+
+	anon_vma_interval_tree_foreach(avc, &item->anon_vma->rb_root,
+				       item->index, item->index) {
+		vma = avc->vma;
+		if (vma->vm_mm == t->mm)
+			add_to_kill_ksm(t, page, vma, to_kill,
+					vma_address(vma, item->index, 1));
+	}
+}
+
 /**
  * collect_procs_ksm - list the tasks to signal for a poisoned KSM page
  * @folio: the KSM folio, locked
@@ -190,30 +211,21 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 		       struct list_head *to_kill, int force_early)
 {
 	struct ksm_snode *snode = ksm_folio_snode(folio);
-	struct anon_vma_chain *avc;
 	struct task_struct *tsk, *t;
 	struct ksm_item *item;
-	struct anon_vma *av;
 
 	if (!snode)
 		return;
 	hlist_for_each_entry(item, &snode->members, link) {
-		av = item->anon_vma;
-		anon_vma_lock_read(av);
+		anon_vma_lock_read(item->anon_vma);
 		rcu_read_lock();
 		for_each_process(tsk) {
 			t = task_early_kill(tsk, force_early);
-			if (!t)
-				continue;
-			anon_vma_interval_tree_foreach(avc, &av->rb_root, 0,
-						       ULONG_MAX) {
-				if (avc->vma->vm_mm == t->mm)
-					add_to_kill_ksm(t, page, avc->vma,
-							to_kill, item->addr);
-			}
+			if (t)
+				ksm_collect_task(item, t, page, to_kill);
 		}
 		rcu_read_unlock();
-		anon_vma_unlock_read(av);
+		anon_vma_unlock_read(item->anon_vma);
 	}
 }
 #endif

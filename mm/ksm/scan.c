@@ -109,7 +109,7 @@ static struct ksm_item *ksm_item_alloc(struct mm_struct *mm,
 	if (!item)
 		return NULL;
 	item->mm = mm;
-	item->addr = addr;
+	item->addr_state = addr | KSM_ITEM_LOOSE;
 	ksm_stats.items++;
 	mm->ksm_rmap_items++;
 	return item;
@@ -128,9 +128,9 @@ static void ksm_item_free(struct ksm_item *item)
  */
 void ksm_item_untrack(struct ksm_item *item)
 {
-	if (item->state == KSM_ITEM_STABLE)
+	if (ksm_item_state(item) == KSM_ITEM_STABLE)
 		ksm_stable_unlink_item(item);
-	else if (item->state == KSM_ITEM_UNSTABLE)
+	else if (ksm_item_state(item) == KSM_ITEM_UNSTABLE)
 		ksm_unstable_unlink_item(item);
 	cond_resched();		/* callers loop over many items */
 }
@@ -159,12 +159,12 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm,
 {
 	struct ksm_item *item;
 
-	while ((item = *link) && item->addr < addr) {
+	while ((item = *link) && ksm_item_addr(item) < addr) {
 		*link = item->next;
 		ksm_item_untrack(item);
 		ksm_item_free(item);
 	}
-	if (item && item->addr == addr)
+	if (item && ksm_item_addr(item) == addr)
 		return item;
 
 	item = ksm_item_alloc(mm, addr);
@@ -208,11 +208,15 @@ void ksm_note_new_candidates(void)
 /* Smart scan: should this visit of @item be skipped? */
 static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 {
-	u8 age = item->age;
+	u8 age;
 
 	/* KSM pages must be visited for their bookkeeping. */
 	if (!ksm_cfg.smart_scan || folio_test_ksm(page_folio(page)))
 		return false;
+	/* Written to since it merged: the item starts over, age and all. */
+	if (ksm_item_state(item) == KSM_ITEM_STABLE)
+		ksm_item_untrack(item);
+	age = item->age;
 	if (time_before(ksm_cursor.rounds, READ_ONCE(ksm_no_skip_before)))
 		return false;
 	item->age = age == U8_MAX ? age : age + 1;
@@ -593,7 +597,7 @@ static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
 {
 	ksm_snode_rehome_if_misplaced(own);
 	if (own->kind != KSM_SNODE_MIGRATED &&
-	    item->state == KSM_ITEM_STABLE && item->snode == own)
+	    ksm_item_state(item) == KSM_ITEM_STABLE && item->snode == own)
 		return true;
 	*over_limit = !ksm_snode_has_room(own);
 	return false;
@@ -617,15 +621,32 @@ static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item)
 	return !ksm_merge_zero(item, page);
 }
 
+/*
+ * Make @page a KSM page and map it in place of the identical @peer_page;
+ * on success @at and @peer_at say where rmap finds the two mappings.
+ */
+static bool ksm_merge_pair(struct ksm_item *item, struct page *page,
+			   struct ksm_anchor *at, struct ksm_item *peer,
+			   struct page *peer_page, struct ksm_anchor *peer_at)
+{
+	if (ksm_merge_with(item, page, NULL, at))
+		return false;
+	if (!ksm_merge_with(peer, peer_page, page, peer_at))
+		return true;
+	/* A KSM page mapped only once is no gain: break it again. */
+	ksm_undo_merge(item, at);
+	return false;
+}
+
 /* Merge the pair found in the unstable tree into a new KSM page. */
 static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 			       struct ksm_item *peer, struct page *peer_page)
 {
-	struct ksm_snode *snode = NULL;
-	struct page *kpage;
-	bool same_thp;
+	struct ksm_anchor at, peer_at;
+	struct ksm_snode *snode;
+	bool merged, same_thp;
 
-	kpage = ksm_merge_pair(item, page, peer, peer_page);
+	merged = ksm_merge_pair(item, page, &at, peer, peer_page, &peer_at);
 	/*
 	 * Both pages in one THP: the extra reference we held on it made the
 	 * split fail.  Once that reference is gone, split it so that the
@@ -635,7 +656,7 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 		   compound_head(page) == compound_head(peer_page);
 	put_page(peer_page);
 
-	if (!kpage) {
+	if (!merged) {
 		if (same_thp && trylock_page(page)) {
 			split_huge_page(page);
 			unlock_page(page);
@@ -643,18 +664,18 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 		return;
 	}
 
-	lock_page(kpage);
-	snode = ksm_stable_insert(page_folio(kpage));
+	lock_page(page);
+	snode = ksm_stable_insert(page_folio(page));
 	if (snode) {
-		ksm_stable_add_item(peer, snode, false);
-		ksm_stable_add_item(item, snode, false);
+		ksm_stable_add_item(peer, snode, &peer_at, false);
+		ksm_stable_add_item(item, snode, &at, false);
 	}
-	unlock_page(kpage);
+	unlock_page(page);
 
 	/* Out of memory: undo both halves rather than leak a KSM page. */
 	if (!snode) {
-		ksm_undo_merge(peer);
-		ksm_undo_merge(item);
+		ksm_undo_merge(peer, &peer_at);
+		ksm_undo_merge(item, &at);
 	}
 }
 
@@ -666,11 +687,12 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 static void ksm_join_stable(struct ksm_item *item, struct page *page,
 			    struct folio *kfolio, bool over_limit)
 {
-	int err = ksm_merge_with(item, page, &kfolio->page);
+	struct ksm_anchor at;
 
-	if (!err) {
+	if (!ksm_merge_with(item, page, &kfolio->page, &at)) {
 		folio_lock(kfolio);
-		ksm_stable_add_item(item, ksm_folio_snode(kfolio), over_limit);
+		ksm_stable_add_item(item, ksm_folio_snode(kfolio), &at,
+				    over_limit);
 		folio_unlock(kfolio);
 	}
 	folio_put(kfolio);
@@ -690,8 +712,8 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 		return;
 
 	kfolio = ksm_stable_find(page);
-	if (kfolio == page_folio(page) && item->state == KSM_ITEM_STABLE &&
-	    item->snode == own) {
+	if (kfolio == page_folio(page) &&
+	    ksm_item_state(item) == KSM_ITEM_STABLE && item->snode == own) {
 		/* A migrated KSM folio just rehomed: still ours. */
 		folio_put(kfolio);
 		return;

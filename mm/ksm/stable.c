@@ -119,6 +119,21 @@ static void ksm_snode_unlink(struct ksm_snode *snode)
 	}
 }
 
+/*
+ * @item no longer maps a KSM folio: drop its rmap anchor, and let it start
+ * over as a loose item (the index shares room with its scan history).
+ */
+static void ksm_item_unanchor(struct ksm_item *item)
+{
+	put_anon_vma(item->anon_vma);
+	item->index = 0;
+	item->csum = 0;
+	item->round = 0;
+	item->age = 0;
+	item->skips = 0;
+	ksm_item_set_state(item, KSM_ITEM_LOOSE);
+}
+
 static void ksm_snode_park_migrated(struct ksm_snode *snode)
 {
 	snode->kind = KSM_SNODE_MIGRATED;
@@ -143,8 +158,7 @@ static void ksm_snode_forget(struct ksm_snode *snode)
 		}
 		item->mm->ksm_merging_pages--;
 		snode->nr_items--;
-		put_anon_vma(item->anon_vma);
-		item->state = KSM_ITEM_LOOSE;
+		ksm_item_unanchor(item);
 		cond_resched();
 	}
 	trace_ksm_remove_ksm_page(snode->kpfn);
@@ -257,18 +271,19 @@ void ksm_stable_unlink_item(struct ksm_item *item)
 	item->mm->ksm_merging_pages--;
 	VM_WARN_ON_ONCE(snode->nr_items <= 0);
 	snode->nr_items--;
-	put_anon_vma(item->anon_vma);
-	item->state = KSM_ITEM_LOOSE;
+	ksm_item_unanchor(item);
 }
 
 /**
  * ksm_stable_add_item - record that @item now maps the KSM folio of @snode
- * @item: a loose item whose anon_vma reference is already taken
+ * @item: a loose item
  * @snode: a PLAIN or DUP node; its folio is locked by the caller
+ * @at: where rmap finds the mapping, from ksm_merge_with(); @item takes
+ *	over its anon_vma reference
  * @over_limit: the mapping came by fork and may exceed max_page_sharing
  */
 void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
-			 bool over_limit)
+			 const struct ksm_anchor *at, bool over_limit)
 {
 	/* A chain has no folio: rmap would never find this mapping. */
 	VM_WARN_ON_ONCE(snode->kind == KSM_SNODE_CHAIN || snode->nr_items < 0);
@@ -277,7 +292,9 @@ void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 	WARN_ON_ONCE(!over_limit && snode->nr_items > ksm_cfg.max_sharing);
 
 	item->snode = snode;
-	item->state = KSM_ITEM_STABLE;
+	item->anon_vma = at->anon_vma;
+	item->index = at->index;
+	ksm_item_set_state(item, KSM_ITEM_STABLE);
 	hlist_add_head(&item->link, &snode->members);
 	if (item->link.next)
 		ksm_stats.pages_sharing++;

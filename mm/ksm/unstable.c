@@ -55,13 +55,13 @@ void ksm_unstable_unlink_item(struct ksm_item *item)
 	if (!age)
 		rb_erase(&item->rb, ksm_unstable_roots + item->nid);
 	ksm_stats.pages_unshared--;
-	item->state = KSM_ITEM_LOOSE;
+	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
 
 static void ksm_unstable_link(struct ksm_item *item, int nid,
 			      struct rb_node *parent, struct rb_node **link)
 {
-	item->state = KSM_ITEM_UNSTABLE;
+	ksm_item_set_state(item, KSM_ITEM_UNSTABLE);
 	item->round = (u8)ksm_cursor.rounds;
 	item->nid = nid;
 	rb_link_node(&item->rb, parent, link);

@@ -4,9 +4,6 @@
  * merge_across_nodes=1: a KSM page moves as one for every process
  * mapping it, keeps its contents, and stays merged.
  */
-#include <numa.h>
-#include <numaif.h>
-
 #include "ksm_test_util.h"
 
 #define NPAGES 32
@@ -25,53 +22,6 @@ static char child_fn(char cmd, void *arg)
 		return ksmt_check_range(*pp, NPAGES, 1, false) ? 'y' : 'n';
 	}
 	return 'n';
-}
-
-/* Node of each page of pid's range p; all must be on want. */
-static bool all_on_node(pid_t pid, char *p, int want)
-{
-	void *pages[NPAGES];
-	int status[NPAGES], i;
-
-	for (i = 0; i < NPAGES; i++)
-		pages[i] = p + i * ksmt_page_size;
-	if (move_pages(pid, NPAGES, pages, NULL, status, 0)) {
-		ksft_print_msg("move_pages query: %s\n", strerror(errno));
-		return false;
-	}
-	for (i = 0; i < NPAGES; i++)
-		if (status[i] != want) {
-			ksft_print_msg("pid %d page %d on node %d, want %d\n",
-				       pid, i, status[i], want);
-			return false;
-		}
-	return true;
-}
-
-static bool migrate(pid_t pid, char *p, int node)
-{
-	void *pages[NPAGES];
-	int nodes[NPAGES], status[NPAGES], i;
-	long ret;
-
-	for (i = 0; i < NPAGES; i++) {
-		pages[i] = p + i * ksmt_page_size;
-		nodes[i] = node;
-	}
-	/* KSM pages are mapped by several processes: MOVE_ALL is needed */
-	ret = move_pages(pid, NPAGES, pages, nodes, status, MPOL_MF_MOVE_ALL);
-	if (ret) {
-		ksft_print_msg("move_pages to node %d: %ld (%s)\n", node, ret,
-			       ret < 0 ? strerror(errno) : "pages not moved");
-		return false;
-	}
-	for (i = 0; i < NPAGES; i++)
-		if (status[i] != node) {
-			ksft_print_msg("page %d: status %d, want node %d\n", i,
-				       status[i], node);
-			return false;
-		}
-	return true;
 }
 
 /* Parent and child map the same KSM pages at the same addresses. */
@@ -118,13 +68,12 @@ static bool still_merged(struct ksmt_worker *w, char *p, char **cp)
 int main(void)
 {
 	struct ksmt_worker w;
-	int from, to, status;
+	int from, to;
 	char **cp, *p;
-	void *first;
 	bool ok;
 
 	ksmt_start();
-	if (numa_available() < 0 || numa_max_node() < 1)
+	if (!ksmt_have_two_nodes())
 		ksft_exit_skip("needs two NUMA nodes\n");
 	ksft_set_plan(4);
 	ksmt_save();
@@ -154,20 +103,21 @@ int main(void)
 		goto out;
 	}
 
-	first = p;
-	if (move_pages(0, 1, &first, NULL, &status, 0) || status < 0)
-		ksft_exit_fail_msg("cannot tell the node of a page\n");
-	from = status;
+	from = ksmt_range_node(0, p, NPAGES);
+	if (from < 0)
+		ksft_exit_fail_msg("cannot tell the node of the pages\n");
 	to = from ? 0 : 1;
 
-	ok = migrate(0, p, to) && all_on_node(0, p, to) &&
-	     all_on_node(w.pid, *cp, to) && still_merged(&w, p, cp);
+	ok = ksmt_migrate(0, p, NPAGES, to) &&
+	     ksmt_range_node(w.pid, *cp, NPAGES) == to &&
+	     still_merged(&w, p, cp);
 	ksft_test_result(ok, "migrate node %d -> %d from the parent: both moved, still merged\n",
 			 from, to);
 
 	/* the child's mappings are the same pages: moving them moves both */
-	ok = migrate(w.pid, *cp, from) && all_on_node(w.pid, *cp, from) &&
-	     all_on_node(0, p, from) && still_merged(&w, p, cp);
+	ok = ksmt_migrate(w.pid, *cp, NPAGES, from) &&
+	     ksmt_range_node(0, p, NPAGES) == from &&
+	     still_merged(&w, p, cp);
 	ksft_test_result(ok, "migrate node %d -> %d from the child: both moved, still merged\n",
 			 to, from);
 

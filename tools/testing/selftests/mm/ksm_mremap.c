@@ -2,7 +2,8 @@
 /*
  * mremap() moving KSM-merged memory. Moving breaks the KSM pages in the
  * range (so they cannot turn up merged with unrelated pages at the new
- * place) but keeps the area mergeable: ksmd merges it again there.
+ * place) but keeps the area mergeable: ksmd merges it again there, and
+ * rmap finds the pages at their new place when they migrate.
  */
 #define _GNU_SOURCE
 #include "ksm_test_util.h"
@@ -60,6 +61,32 @@ static char *move(char *p)
 	return q == MAP_FAILED ? NULL : q;
 }
 
+/*
+ * Migrate the merged range p (and the child's range cp, mapping the same
+ * KSM pages, unless cpid is 0) to the other NUMA node and back.  rmap must
+ * find every mapping at its new address for the pages to move.
+ */
+static bool round_trip(char *p, pid_t cpid, char *cp)
+{
+	int from = ksmt_range_node(0, p, NPAGES);
+	int nodes[2] = { !from, from };
+	int i;
+
+	if (from < 0)
+		return false;
+	for (i = 0; i < 2; i++) {
+		/* one address per KSM page: a second one would find it busy */
+		if (!ksmt_migrate(0, p, PAT, nodes[i]) ||
+		    ksmt_range_node(0, p, NPAGES) != nodes[i] ||
+		    !copies_merged(0, p, true))
+			return false;
+		if (cpid && (ksmt_range_node(cpid, cp, NPAGES) != nodes[i] ||
+			     !copies_merged(cpid, cp, true)))
+			return false;
+	}
+	return true;
+}
+
 static void test_move(void)
 {
 	long kb = NPAGES * ksmt_page_size / 1024;
@@ -73,6 +100,7 @@ static void test_move(void)
 	ksmt_set("run", 1);
 	if (!ksmt_wait_merged(PAT, PAT) || !copies_merged(0, p, true)) {
 		ksft_test_result_fail("move: not merged before the move\n");
+		ksft_test_result_skip("migrate after move: setup failed\n");
 		ksft_test_result_skip("unmerge after move: setup failed\n");
 		goto out;
 	}
@@ -80,6 +108,7 @@ static void test_move(void)
 	q = move(p);
 	if (!q) {
 		ksft_test_result_fail("mremap: %s\n", strerror(errno));
+		ksft_test_result_skip("migrate after move: setup failed\n");
 		ksft_test_result_skip("unmerge after move: setup failed\n");
 		goto out;
 	}
@@ -108,6 +137,12 @@ static void test_move(void)
 		ok = false;
 	}
 	ksft_test_result(ok, "move merged range: unmerged by mremap, merged again there\n");
+
+	if (!ksmt_have_two_nodes())
+		ksft_test_result_skip("migrate after move: needs two NUMA nodes\n");
+	else
+		ksft_test_result(round_trip(p, 0, NULL) && contents(p, 1),
+				 "migrate after move: there and back, still merged\n");
 
 	ok = !madvise(p, NPAGES * ksmt_page_size, MADV_UNMERGEABLE);
 	ok &= copies_merged(0, p, false) && contents(p, 1);
@@ -209,6 +244,11 @@ static void test_fork_move(void)
 		ok = false;
 	}
 	ok &= ksmt_worker_do(&w, 'c') && contents(p, 2);
+	if (ksmt_have_two_nodes()) {
+		/* from the parent: the child's mappings move along */
+		ok &= round_trip(p, w.pid, c->p) && contents(p, 2) &&
+		      ksmt_worker_do(&w, 'c');
+	}
 
 	/* run=2 unmerges both; contents stay */
 	ksmt_set("run", 2);
@@ -217,7 +257,7 @@ static void test_fork_move(void)
 	if (ksmt_get("pages_shared") || ksmt_get("pages_sharing"))
 		ok = false;
 out:
-	ksft_test_result(ok, "fork, mremap in parent and child: merged again across both\n");
+	ksft_test_result(ok, "fork, mremap in both: merged again across both, migrated\n");
 	ksmt_write("run", "0");
 	ksmt_worker_stop(&w);
 	munmap(c, sizeof(*c));
@@ -227,7 +267,7 @@ out:
 int main(void)
 {
 	ksmt_start();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksmt_save();
 	ksmt_stop_unmerge();
 	ksmt_fast_scan();

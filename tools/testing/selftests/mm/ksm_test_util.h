@@ -22,6 +22,8 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <numa.h>
+#include <numaif.h>
 
 #include "../kselftest.h"
 
@@ -259,8 +261,8 @@ static inline bool ksmt_wait_merged(long shared, long sharing)
 			seen = -1;
 		}
 		if (ksmt_now() > end) {
-			ksft_print_msg("timeout: pages_shared %ld sharing %ld, want %ld %ld\n",
-				       sh, sg, shared, sharing);
+			ksft_print_msg("timeout: pages_shared %ld sharing %ld, want %ld %ld (full_scans %ld)\n",
+				       sh, sg, shared, sharing, scans);
 			return false;
 		}
 		usleep(10000);
@@ -418,6 +420,62 @@ static inline uint64_t ksmt_pfn(pid_t pid, const void *addr)
 	uint64_t ent = ksmt_pagemap_pid(pid, addr);
 
 	return ent & KSMT_PM_PRESENT ? ent & KSMT_PM_PFN_MASK : 0;
+}
+
+/* Two NUMA nodes to migrate between? */
+static inline bool ksmt_have_two_nodes(void)
+{
+	return numa_available() >= 0 && numa_max_node() >= 1;
+}
+
+/* Are all n pages of pid's range p on node want? -1: tell where they are. */
+static inline int ksmt_range_node(pid_t pid, char *p, int n)
+{
+	void *pages[n];
+	int status[n], i;
+
+	for (i = 0; i < n; i++)
+		pages[i] = p + i * ksmt_page_size;
+	if (move_pages(pid, n, pages, NULL, status, 0)) {
+		ksft_print_msg("move_pages query: %s\n", strerror(errno));
+		return -1;
+	}
+	for (i = 1; i < n; i++)
+		if (status[i] != status[0]) {
+			ksft_print_msg("pid %d page %d on node %d, page 0 on %d\n",
+				       pid, i, status[i], status[0]);
+			return -1;
+		}
+	return status[0];
+}
+
+/*
+ * Migrate the n pages of pid's range p to node; MPOL_MF_MOVE_ALL since
+ * KSM pages are mapped several times.  Checks every page got there.
+ */
+static inline bool ksmt_migrate(pid_t pid, char *p, int n, int node)
+{
+	int nodes[n], status[n], i;
+	void *pages[n];
+	long ret;
+
+	for (i = 0; i < n; i++) {
+		pages[i] = p + i * ksmt_page_size;
+		nodes[i] = node;
+	}
+	ret = move_pages(pid, n, pages, nodes, status, MPOL_MF_MOVE_ALL);
+	if (ret) {
+		ksft_print_msg("move_pages to node %d: %ld (%s)\n", node, ret,
+			       ret < 0 ? strerror(errno) : "pages not moved");
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		if (status[i] != node) {
+			ksft_print_msg("page %d: status %d, want node %d\n", i,
+				       status[i], node);
+			return false;
+		}
+	return ksmt_range_node(pid, p, n) == node;
 }
 
 /* A forked process holding a layout, driven over a pair of pipes. */
