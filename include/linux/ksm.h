@@ -108,6 +108,22 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 				     struct vm_area_struct *vma,
 				     unsigned long addr);
 
+bool __ksm_reuse_folio(struct folio *folio, struct vm_area_struct *vma,
+		       unsigned long addr);
+
+/*
+ * do_wp_page(): may a write fault (or unshare) at @addr take over the KSM
+ * folio @folio in place?  It may when @folio is mapped there only, held
+ * by nobody else: it then becomes an exclusive anonymous folio of @vma.
+ * Called with the page table lock held.
+ */
+static inline bool ksm_reuse_folio(struct folio *folio,
+				   struct vm_area_struct *vma,
+				   unsigned long addr)
+{
+	return folio_test_ksm(folio) && __ksm_reuse_folio(folio, vma, addr);
+}
+
 #else  /* !CONFIG_KSM */
 
 /* Without KSM nothing is ever merged: registration and exit are no-ops. */
@@ -135,6 +151,13 @@ static inline struct folio *ksm_might_need_to_copy(struct folio *folio,
 		struct vm_area_struct *vma, unsigned long addr)
 {
 	return folio;
+}
+
+static inline bool ksm_reuse_folio(struct folio *folio,
+				   struct vm_area_struct *vma,
+				   unsigned long addr)
+{
+	return false;
 }
 
 static inline void rmap_walk_ksm(struct folio *folio,

@@ -312,6 +312,7 @@ struct ksm_mm *ksm_cursor_step(struct ksm_mm *from, bool reap);
 void ksm_mm_release(struct ksm_mm *kmm);
 
 /* rmap.c */
+extern atomic_long_t ksm_pages_reused;
 void ksm_wait_while_offlining(void);
 void __init ksm_hotplug_init(void);
 

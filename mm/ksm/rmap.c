@@ -183,6 +183,54 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 	return copy;
 }
 
+/* KSM folios taken over in place by a write fault, for sysfs. */
+atomic_long_t ksm_pages_reused = ATOMIC_LONG_INIT(0);
+
+/**
+ * __ksm_reuse_folio - let a write fault take over a KSM folio in place
+ * @folio: a KSM folio mapped by the faulting pte
+ * @vma: the vma of the fault
+ * @addr: the address of the fault
+ *
+ * The folio must be mapped by that pte only, with no other reference: not
+ * in the swap cache (swap ptes may still point at it), not pinned or held
+ * by GUP, and not held by ksmd, which keeps a reference on every KSM folio
+ * it merges into.  Freezing the refcount at one while the folio turns into
+ * an anonymous folio of @vma makes the check and the change one step for
+ * ksmd: its folio_try_get() fails during the change, and once it succeeds
+ * the folio no longer looks like the stable node's, so nothing can merge
+ * into the folio any more.  The stable node goes stale, as if the folio
+ * had been freed, and ksmd drops it lazily.  The folio lock keeps rmap
+ * walks (which read the node's items) and migration away meanwhile.
+ *
+ * Context: the page table lock of the faulting pte is held.
+ * Return: true if @folio is now an anonymous folio mapped at @addr only;
+ * the caller marks the page exclusive.
+ */
+bool __ksm_reuse_folio(struct folio *folio, struct vm_area_struct *vma,
+		       unsigned long addr)
+{
+	if (folio_test_large(folio) || folio_test_swapcache(folio))
+		return false;
+	if (!folio_test_lru(folio))
+		lru_add_drain();	/* an LRU batch may hold a reference */
+	if (folio_ref_count(folio) != 1 || !folio_trylock(folio))
+		return false;
+	if (!folio_test_ksm(folio) || folio_test_swapcache(folio) ||
+	    !folio_ref_freeze(folio, 1)) {
+		folio_unlock(folio);
+		return false;
+	}
+	VM_WARN_ON_ONCE_FOLIO(folio_mapcount(folio) != 1, folio);
+	folio_move_anon_rmap(folio, vma);
+	folio->index = linear_page_index(vma, addr);
+	/* Release: the new ->mapping is seen before the reference. */
+	folio_ref_unfreeze(folio, 1);
+	folio_unlock(folio);
+	atomic_long_inc(&ksm_pages_reused);
+	return true;
+}
+
 #ifdef CONFIG_MEMORY_FAILURE
 /* Add @t to @to_kill for each of its vmas mapping @page at @item's anchor. */
 static void ksm_collect_task(struct ksm_item *item, struct task_struct *t,

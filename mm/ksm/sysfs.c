@@ -392,6 +392,8 @@ KSM_RO(pages_unshared, "%lu", ksm_stats.pages_unshared);
 KSM_RO(pages_volatile, "%ld", ksm_pages_volatile(&ksm_stats));
 KSM_RO(pages_skipped, "%lu", ksm_stats.skipped);
 KSM_RO(ksm_zero_pages, "%ld", atomic_long_read(&ksm_zero_pages));
+KSM_RO(pages_reused, "%ld", atomic_long_read(&ksm_pages_reused));
+
 static long ksm_general_profit(void)
 {
 	return ksm_profit(ksm_stats.pages_sharing,
@@ -426,6 +428,7 @@ static struct attribute *ksm_attrs[] = {
 	&general_profit_attr.attr,
 	&smart_scan_attr.attr,
 	&pages_skipped_attr.attr,
+	&pages_reused_attr.attr,
 	&advisor_mode_attr.attr,
 	&advisor_target_scan_time_attr.attr,
 	&advisor_min_pages_to_scan_attr.attr,
