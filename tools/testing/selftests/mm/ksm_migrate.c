@@ -75,7 +75,7 @@ int main(void)
 	ksmt_start();
 	if (!ksmt_have_two_nodes())
 		ksft_exit_skip("needs two NUMA nodes\n");
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksmt_save();
 	ksmt_stop_unmerge();
 	ksmt_fast_scan();
@@ -99,6 +99,7 @@ int main(void)
 	if (!ok) {
 		ksft_test_result_skip("migrate from the parent: not merged\n");
 		ksft_test_result_skip("migrate back from the child: not merged\n");
+		ksft_test_result_skip("migrate with split vma: not merged\n");
 		ksft_test_result_skip("merged after rescans: not merged\n");
 		goto out;
 	}
@@ -120,6 +121,19 @@ int main(void)
 	     still_merged(&w, p, cp);
 	ksft_test_result(ok, "migrate node %d -> %d from the child: both moved, still merged\n",
 			 to, from);
+
+	/*
+	 * Split the parent's vma in three, then merge it back: rmap finds
+	 * the KSM pages by their index in the vma, which both keep.
+	 */
+	ok = !mprotect(p + 8 * ksmt_page_size, 8 * ksmt_page_size, PROT_READ) &&
+	     ksmt_migrate(0, p, NPAGES, to) &&
+	     ksmt_range_node(w.pid, *cp, NPAGES) == to &&
+	     !mprotect(p + 8 * ksmt_page_size, 8 * ksmt_page_size,
+		       PROT_READ | PROT_WRITE) &&
+	     ksmt_migrate(w.pid, *cp, NPAGES, from) &&
+	     ksmt_range_node(0, p, NPAGES) == from && still_merged(&w, p, cp);
+	ksft_test_result(ok, "migrate with the parent's vma split, then merged again\n");
 
 	/* ksmd finds the migrated pages where they are now */
 	ksmt_set("run", 1);
