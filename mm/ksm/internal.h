@@ -293,6 +293,7 @@ extern unsigned long ksm_advisor_target_secs;
 
 /* merge.c */
 bool ksm_lock_mm(struct mm_struct *mm);
+bool ksm_lock_mm_read(struct mm_struct *mm);
 void ksm_unlock_mm(struct mm_struct *mm);
 struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
 					 unsigned long addr);

@@ -41,6 +41,27 @@ bool ksm_lock_mm(struct mm_struct *mm)
 }
 
 /**
+ * ksm_lock_mm_read - take @mm's mmap_lock for reading, to look only
+ * @mm: an mm that ksmd holds by mmgrab() only
+ *
+ * Enough to walk the page tables and take page references: exit_mmap()
+ * frees page tables only with the mmap_lock held for writing.  Lookups
+ * are frequent (one per unstable tree node compared), and this spares
+ * them the two atomics of ksm_lock_mm(), which changing ptes needs.
+ * Release with mmap_read_unlock().
+ *
+ * Return: false, with nothing taken, if @mm is already exiting.
+ */
+bool ksm_lock_mm_read(struct mm_struct *mm)
+{
+	mmap_read_lock(mm);
+	if (!ksm_mm_exiting(mm))
+		return true;
+	mmap_read_unlock(mm);
+	return false;
+}
+
+/**
  * ksm_unlock_mm - undo ksm_lock_mm()
  * @mm: the mm
  */
@@ -84,7 +105,7 @@ struct page *ksm_item_get_page(struct ksm_item *item)
 	struct folio_walk fw;
 	struct folio *folio;
 
-	if (!ksm_lock_mm(mm))
+	if (!ksm_lock_mm_read(mm))
 		return NULL;
 	vma = ksm_mergeable_vma(mm, addr);
 	if (vma) {
@@ -102,7 +123,7 @@ struct page *ksm_item_get_page(struct ksm_item *item)
 		flush_anon_page(vma, page, addr);
 		flush_dcache_page(page);
 	}
-	ksm_unlock_mm(mm);
+	mmap_read_unlock(mm);
 	return page;
 }
 

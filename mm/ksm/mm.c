@@ -7,9 +7,12 @@
  * mmgrab()ed) as soon as one of its areas may be merged.  It is
  * unregistered by ksmd when it finds no VM_MERGEABLE area left, or on exit.
  *
- * Exit never waits for ksmd.  ksmd does page-table work only with the mm
- * pinned by mmget_not_zero() (ksm_lock_mm()), so once mm_users is zero it
- * keeps out, and exit_mmap() can tear down the page tables right away.
+ * Exit never waits for ksmd.  ksmd changes ptes only with the mm pinned by
+ * mmget_not_zero() (ksm_lock_mm()), and looks at page tables only with
+ * mm_users still non-zero under the mmap_lock (ksm_lock_mm_read()), which
+ * exit_mmap() takes for writing before freeing them; so once mm_users is
+ * zero ksmd keeps out, and exit_mmap() can tear down the page tables
+ * right away.
  * What ksmd still owns (the ksm_mm under its cursor, items in the trees)
  * is reclaimed by ksmd itself when it next comes by.
  */

@@ -488,7 +488,7 @@ static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
 	if (reap)
 		clear_bit(MMF_VM_MERGEABLE, &mm->flags);
 	if (locked)
-		ksm_unlock_mm(mm);
+		mmap_read_unlock(mm);
 	if (reap)
 		ksm_mm_release(kmm);
 }
@@ -507,7 +507,7 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 	struct ksm_item *item;
 	struct vma_iterator vmi;
 
-	if (!ksm_lock_mm(mm)) {
+	if (!ksm_lock_mm_read(mm)) {
 		ksm_leave_mm(kmm, false);
 		return false;
 	}
@@ -534,7 +534,7 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 			item = ksm_item_at(mm, ksm_cursor.link, found.addr);
 			if (!item) {
 				folio_put(found.folio);
-				ksm_unlock_mm(mm);
+				mmap_read_unlock(mm);
 				*itemp = NULL;
 				return true;
 			}
@@ -545,7 +545,7 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 				cond_resched();
 				continue;
 			}
-			ksm_unlock_mm(mm);
+			mmap_read_unlock(mm);
 			*pagep = found.page;
 			*itemp = item;
 			return true;
