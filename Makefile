@@ -6,6 +6,7 @@
 #   make check               all tests on the debug kernel; last line "N passed, N failed"
 #   make vm CMD='...' FILES='host paths'   run a command in the guest
 #   make bench               ours against upstream, side by side
+#   make profile             where ksmd's time goes, ours against upstream
 #
 # Every target takes IMPL=upstream to use the unmodified in-tree KSM of the
 # same base tree instead of ours.  See README.
@@ -25,7 +26,7 @@ ifeq ($(filter $(IMPL),ours upstream),)
 $(error IMPL must be "ours" or "upstream")
 endif
 
-.PHONY: help deps prepare kernel build tests check vm run bench clean distclean
+.PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -66,6 +67,10 @@ run: build
 # Both kernels in the bench flavour, ours and upstream booted in turn.
 bench: tests
 	@$(H)/bench/run.sh
+
+# Both kernels with the ftrace function profiler, on the same workload.
+profile: tests
+	@$(H)/bench/profile.sh
 
 clean:
 	rm -rf $(B)/src/*/obj-* $(B)/tests $(B)/logs

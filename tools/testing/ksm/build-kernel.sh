@@ -25,7 +25,11 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-20G}
 # Kbuild puts the build time and host into the image; fix them so that
 # ccache can hit across rebuilds.
 export KBUILD_BUILD_TIMESTAMP="2024-11-17" KBUILD_BUILD_USER=ksm KBUILD_BUILD_HOST=ksm
-kmake=(make -s -C "$tree" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs")
+# KMAKE_ARGS: extra make arguments, one per line, such as per-object
+# CFLAGS_*.o (used by the profile flavour).
+extra=()
+[ -z "${KMAKE_ARGS:-}" ] || mapfile -t extra <<<"$KMAKE_ARGS"
+kmake=(make -s -C "$tree" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs" "${extra[@]}")
 
 mkdir -p "$obj"
 # One build per directory at a time: several users of the harness may share
