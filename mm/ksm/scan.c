@@ -217,19 +217,23 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 	if (ksm_item_state(item) == KSM_ITEM_STABLE)
 		ksm_item_untrack(item);
 	age = item->age;
-	if (time_before(ksm_cursor.rounds, READ_ONCE(ksm_no_skip_before)))
-		return false;
 	item->age = age == U8_MAX ? age : age + 1;
-	/* Young items need their rounds to get through both trees. */
-	if (age >= 3 && item->skips) {
+	/*
+	 * Young items need their rounds to get through both trees.  While
+	 * new areas get their first visits every page is visited, but keeps
+	 * ageing: it resumes its pace of skips right after.
+	 */
+	if (age < 3 ||
+	    time_before(ksm_cursor.rounds, READ_ONCE(ksm_no_skip_before)))
+		return false;
+	if (item->skips) {
 		item->skips--;
 		ksm_stats.skipped++;
 		ksm_item_untrack(item);
 		return true;
 	}
 	/* Visit now, and sit out more rounds the older the item gets. */
-	if (age >= 3)
-		item->skips = ksm_skip_rounds(age);
+	item->skips = ksm_skip_rounds(age);
 	return false;
 }
 
