@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,6 +44,7 @@ static int ksmd_pid = -1;
 static unsigned long w1_mib = 512, w2_procs = 4, w2_mib = 256, w5_mib = 64;
 static unsigned long w4_sparse_gib = 1024, w4_touched = 64;
 static unsigned long w3_scans = 3, fast_pages = 4096;
+static unsigned long w6_vmas = 20000, w6_moves = 200;
 static double timeout_s = 600;
 static const char *only;
 
@@ -399,6 +401,39 @@ static void w4_sparse(void)
 	munmap(mem, len);
 }
 
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+/* Fill a page with contents unique to @seed: no zero page, no repeats. */
+static void fill_page(char *page, uint64_t seed)
+{
+	uint64_t *w = (uint64_t *)page;
+	unsigned long i;
+
+	for (i = 0; i < (unsigned long)page_size / 8; i++)
+		w[i] = mix(seed * 4096 + i) | 1;
+}
+
+/* Does @page hold fill_page(@seed) with its first byte XORed with @x? */
+static bool page_is(const char *page, uint64_t seed, char x)
+{
+	static char *want;
+
+	if (!want)
+		want = malloc(page_size);
+	if (!want)
+		die("malloc");
+	fill_page(want, seed);
+	want[0] ^= x;
+	return !memcmp(page, want, page_size);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -406,11 +441,26 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Time one write per page of @mem (the first byte XORed with @x). */
+static void time_writes(char *mem, unsigned long nr, char x, double *lat)
+{
+	unsigned long i;
+	double t;
+
+	for (i = 0; i < nr; i++) {
+		t = now();
+		/* volatile: the store must fault between the two clock reads */
+		*(volatile char *)(mem + i * page_size) ^= x;
+		lat[i] = now() - t;
+	}
+	qsort(lat, nr, sizeof(*lat), cmp_double);
+}
+
 /* W5: write one byte to each merged page; every write is a COW fault. */
 static void w5(void)
 {
 	unsigned long len = w5_mib * MIB, nr = len / page_size, i;
-	double *lat, t;
+	double *lat;
 	struct conv c;
 	char *mem;
 
@@ -428,16 +478,197 @@ static void w5(void)
 	/* Stop ksmd so that it neither competes nor re-merges. */
 	set_knob("run", 0);
 	put_fig("W5", "merged before faults", "%", "info", 100.0 * c.merged / nr);
-	for (i = 0; i < nr; i++) {
-		t = now();
-		/* volatile: the store must fault between the two clock reads */
-		*(volatile char *)(mem + i * page_size) = 1;
-		lat[i] = now() - t;
-	}
-	qsort(lat, nr, sizeof(*lat), cmp_double);
+	time_writes(mem, nr, 1, lat);
 	put_fig("W5", "COW fault median", "us", "lower", lat[nr / 2] * 1e6);
 	put_fig("W5", "COW fault p99", "us", "lower", lat[nr * 99 / 100] * 1e6);
 	munmap(mem, len);
+	free(lat);
+	ksm_reset();
+}
+
+/*
+ * W5, KSM pages mapped once: A and B hold the same pages, unique to each
+ * index, and merge pairwise.  Writing to A copies, which leaves every KSM
+ * page mapped by B alone; the writes to B are timed.  An implementation
+ * may reuse such a page in place (pages_reused, where it exists, counts
+ * that) instead of copying it.
+ */
+static void w5_once(void)
+{
+	unsigned long len = w5_mib / 2 * MIB, nr = len / page_size, i;
+	long reused;
+	char *a, *b;
+	double *lat;
+	struct conv c;
+
+	progress("W5: COW faults on %lu MiB of KSM pages mapped once", w5_mib / 2);
+	ksm_reset();
+	lat = malloc(nr * sizeof(*lat));
+	a = map_anon(len, false);
+	b = map_anon(len, false);
+	if (!lat)
+		die("malloc");
+	for (i = 0; i < nr; i++) {
+		fill_page(a + i * page_size, i);
+		fill_page(b + i * page_size, i);
+	}
+	if (madvise(a, len, MADV_MERGEABLE) || madvise(b, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	c = converge(2 * nr, fast_pages, 0, NULL);
+	set_knob("run", 0);
+	put_fig("W5", "merged before faults, pairs", "%", "info",
+		50.0 * c.merged / nr);
+	for (i = 0; i < nr; i++)
+		a[i * page_size] ^= 1;
+	reused = knob("pages_reused");
+	time_writes(b, nr, 2, lat);
+	put_fig("W5", "COW fault median, KSM page mapped once", "us", "lower",
+		lat[nr / 2] * 1e6);
+	put_fig("W5", "COW fault p99, KSM page mapped once", "us", "lower",
+		lat[nr * 99 / 100] * 1e6);
+	if (reused >= 0)
+		put_fig("W5", "KSM pages mapped once reused in place", "%", "info",
+			100.0 * (knob("pages_reused") - reused) / nr);
+	for (i = 0; i < nr; i++)
+		if (!page_is(a + i * page_size, i, 1) ||
+		    !page_is(b + i * page_size, i, 2))
+			die("W5: page %lu lost its contents", i);
+	munmap(a, len);
+	munmap(b, len);
+	free(lat);
+	ksm_reset();
+}
+
+#define MPOL_MF_MOVE_ALL	(1 << 2)
+
+static uint64_t pfn_of(const void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0 || pread(fd, &ent, sizeof(ent),
+			    (uintptr_t)addr / page_size * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	if (fd >= 0)
+		close(fd);
+	return ent >> 63 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
+/* move_pages(2) of one page to @node: its status (node or -errno). */
+static int move_page(void *addr, int node)
+{
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, &addr, node < 0 ? NULL : &node,
+		    &status, MPOL_MF_MOVE_ALL))
+		return -errno;
+	return status;
+}
+
+static long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int ch;
+
+	if (!f)
+		return -1;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/*
+ * Migrate the page at @addr between node 0 and 1 @n times, timing each
+ * move_pages(2); returns the sorted latencies in @lat, or false if a move
+ * failed (with @why set).
+ */
+static bool time_moves(char *addr, unsigned long n, double *lat,
+		       const char **why)
+{
+	int from = move_page(addr, -1), to, st;
+	unsigned long k;
+	double t;
+
+	if (from < 0) {
+		*why = "cannot tell the node of the page";
+		return false;
+	}
+	for (k = 0; k < n; k++) {
+		to = (from + 1 + k) % 2;
+		t = now();
+		st = move_page(addr, to);
+		lat[k] = now() - t;
+		if (st == -ENODEV || (k == 0 && st != to)) {
+			*why = "needs two NUMA nodes";
+			return false;
+		}
+		if (st != to)
+			die("W6: move_pages to node %d: status %d", to, st);
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	return true;
+}
+
+/*
+ * W6: rmap walk latency.  A KSM page whose anon_vma carries w6_vmas vmas
+ * (a region split by mprotect, every piece on the anon_vma the region had
+ * when it was first written), migrated back and forth between the two
+ * nodes: each move_pages(2) walks its rmap twice (unmap, then restore).
+ * An ordinary page of the same region is the baseline.
+ */
+static void w6(void)
+{
+	unsigned long nv = w6_vmas, len = nv * page_size, i;
+	const char *why = NULL;
+	char name[96];
+	double *lat;
+	long vmas;
+	char *p;
+
+	progress("W6: move_pages of a KSM page, %lu vmas on its anon_vma", nv);
+	ksm_reset();
+	lat = malloc(w6_moves * sizeof(*lat));
+	p = map_anon(len, false);
+	if (!lat)
+		die("malloc");
+	if (madvise(p, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	memset(p, 0x5a, page_size);
+	memset(p + 2 * page_size, 0x5a, page_size);
+	fill_page(p + 4 * page_size, 4);
+	vmas = count_lines("/proc/self/maps");
+	for (i = 1; i < nv; i += 2)
+		if (mprotect(p + i * page_size, page_size, PROT_READ))
+			die("W6: mprotect page %lu", i);
+	vmas = count_lines("/proc/self/maps") - vmas + 1;
+	put_fig("W6", "vmas of the region", "", "info", vmas);
+	converge(2, fast_pages, 0, NULL);
+	set_knob("run", 0);
+	if (!pfn_of(p) || pfn_of(p) != pfn_of(p + 2 * page_size))
+		die("W6: the two identical pages did not merge");
+
+	if (!time_moves(p, w6_moves, lat, &why)) {
+		fprintf(out, "skip\tW6\trmap walk latency\t%s\n", why);
+		goto out;
+	}
+	snprintf(name, sizeof(name), "move_pages of a KSM page, %ld vmas, median", vmas);
+	put_fig("W6", name, "us", "lower", lat[w6_moves / 2] * 1e6);
+	snprintf(name, sizeof(name), "move_pages of a KSM page, %ld vmas, p99", vmas);
+	put_fig("W6", name, "us", "lower", lat[w6_moves * 99 / 100] * 1e6);
+	snprintf(name, sizeof(name), "move_pages of a KSM page, %ld vmas, max", vmas);
+	put_fig("W6", name, "us", "lower", lat[w6_moves - 1] * 1e6);
+	if (time_moves(p + 4 * page_size, w6_moves, lat, &why))
+		put_fig("W6", "move_pages of an ordinary page, median", "us", "info",
+			lat[w6_moves / 2] * 1e6);
+	for (i = 0; i < (unsigned long)page_size; i++)
+		if (p[i] != 0x5a || p[2 * page_size + i] != 0x5a)
+			die("W6: KSM page contents changed by migration");
+	if (pfn_of(p) != pfn_of(p + 2 * page_size) || !page_is(p + 4 * page_size, 4, 0))
+		die("W6: pages changed by migration");
+out:
+	munmap(p, len);
 	free(lat);
 	ksm_reset();
 }
@@ -466,15 +697,6 @@ static void ksm_slabs(double *obj_bytes, double *slab_bytes, char *names, size_t
 			 names[0] ? "," : "", name);
 	}
 	fclose(f);
-}
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
 }
 
 enum kind { IMAGE, ZERO, UNIQUE };
@@ -614,7 +836,8 @@ static void usage(void)
 {
 	fputs("ksm-bench [-o FILE] [-s W1_MIB] [-p W2_PROCS] [-m W2_MIB_PER_PROC]\n"
 	      "          [-c W5_MIB] [-u W4_SPARSE_GIB] [-n W3_SCANS] [-P PAGES_TO_SCAN]\n"
-	      "          [-T TIMEOUT_S] [-w W1,W2,W3,W4,W5,W7]\n", stderr);
+	      "          [-V W6_VMAS] [-M W6_MOVES] [-T TIMEOUT_S] [-w W1,W2,W3,W4,W5,W6,W7]\n",
+	      stderr);
 	exit(2);
 }
 
@@ -625,7 +848,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	out = stdout;
-	while ((opt = getopt(argc, argv, "o:s:p:m:c:u:n:P:T:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:s:p:m:c:u:n:P:V:M:T:w:")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = fopen(optarg, "w");
@@ -653,6 +876,12 @@ int main(int argc, char **argv)
 		case 'P':
 			fast_pages = strtoul(optarg, NULL, 0);
 			break;
+		case 'V':
+			w6_vmas = strtoul(optarg, NULL, 0);
+			break;
+		case 'M':
+			w6_moves = strtoul(optarg, NULL, 0) ?: 1;
+			break;
 		case 'T':
 			timeout_s = strtod(optarg, NULL);
 			break;
@@ -668,8 +897,8 @@ int main(int argc, char **argv)
 	uname(&u);
 	put_info("kernel", "%s %s", u.release, u.version);
 	put_info("sizes",
-		 "W1 %lu MiB, W2 %lu x %lu MiB, W4 sparse %lu GiB, W5 %lu MiB, fast pages_to_scan %lu",
-		 w1_mib, w2_procs, w2_mib, w4_sparse_gib, w5_mib, fast_pages);
+		 "W1 %lu MiB, W2 %lu x %lu MiB, W4 sparse %lu GiB, W5 %lu MiB, W6 %lu vmas, fast pages_to_scan %lu",
+		 w1_mib, w2_procs, w2_mib, w4_sparse_gib, w5_mib, w6_vmas, fast_pages);
 
 	/* The defaults of a fresh boot are the "default tunables" of W2. */
 	def_pages = knob("pages_to_scan");
@@ -684,13 +913,14 @@ int main(int argc, char **argv)
 		w1(false);
 		w1(true);
 	}
-	if (want("W5"))
+	if (want("W5")) {
 		w5();
+		w5_once();
+	}
 	if (want("W4"))
 		w4_sparse();
-	/* No rmap walk interface to time yet: say so rather than invent a figure. */
-	fprintf(out, "skip\tW6\trmap walk latency\t%s\n",
-		"not yet: waits for the rmap walk issue");
+	if (want("W6"))
+		w6();
 	if (want("W2") || want("W7"))
 		w2("default", def_pages, def_sleep, false);
 	if (want("W2") || want("W3"))
