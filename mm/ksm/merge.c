@@ -497,10 +497,16 @@ static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr,
 	       folio_test_ksm(pfn_swap_entry_folio(entry));
 }
 
+/* Addresses of merged ptes collected by one page walk, broken after it. */
+struct ksm_merged_batch {
+	unsigned long addr[32];
+	unsigned int nr;
+};
+
 static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr,
 			       unsigned long end, struct mm_walk *walk)
 {
-	unsigned long *found = walk->private;
+	struct ksm_merged_batch *batch = walk->private;
 	pmd_t pmdval = pmdp_get_lockless(pmd);
 	spinlock_t *ptl;	/* the page table lock of @pmd */
 	pte_t *start, *ptep;
@@ -516,9 +522,11 @@ static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr,
 	if (!start)
 		return 0;
 	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
-		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep))) {
-			*found = addr;
-			ret = 1;
+		if (!ksm_pte_merged(walk->vma, addr, ptep_get(ptep)))
+			continue;
+		batch->addr[batch->nr++] = addr;
+		if (batch->nr == ARRAY_SIZE(batch->addr)) {
+			ret = 1;	/* full: stop the walk here */
 			break;
 		}
 	}
@@ -539,33 +547,38 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
  * @lock_vma: write-lock the vma against per-vma-lock faults
  *
  * The page walk skips unpopulated page tables, so that a huge sparse range
- * costs what is mapped in it, not its size.  Items are left alone: ksmd
- * drops them on its next visit.
+ * costs what is mapped in it, not its size; it collects merged ptes in
+ * batches, as the faults breaking them cannot run under the page table
+ * lock.  Items are left alone: ksmd drops them on its next visit.
  *
  * Return: 0, -ERESTARTSYS on a signal, or -ENOMEM.
  */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool lock_vma)
 {
-	unsigned long addr = start, found;
-	int ret;
+	struct ksm_merged_batch batch;
+	unsigned long addr = start;
+	unsigned int i;
+	int more, ret;
 
 	if (lock_vma)
 		vma_start_write(vma);
-	while (addr < end) {
+	do {
 		if (ksm_mm_exiting(vma->vm_mm))
 			return 0;
-		if (signal_pending(current))
-			return -ERESTARTSYS;
-		ret = walk_page_range_vma(vma, addr, end, &ksm_find_merged_ops,
-					  &found);
-		if (ret <= 0)
-			return ret;
-		ret = ksm_break_cow_at(vma, found);
-		if (ret)
-			return ret;
-		addr = found + PAGE_SIZE;
-	}
+		batch.nr = 0;
+		more = walk_page_range_vma(vma, addr, end, &ksm_find_merged_ops,
+					   &batch);
+		if (more < 0)
+			return more;
+		for (i = 0; i < batch.nr; i++) {
+			ret = ksm_break_cow_at(vma, batch.addr[i]);
+			if (ret)
+				return ret;
+		}
+		if (batch.nr)
+			addr = batch.addr[batch.nr - 1] + PAGE_SIZE;
+	} while (more && addr < end);
 	return 0;
 }
 
