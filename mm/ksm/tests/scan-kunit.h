@@ -102,12 +102,38 @@ static void ksm_test_profit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, item, 64L);
 }
 
+/*
+ * The state lives in the low bits of the address, and a stable item's
+ * rmap index overlays the scan history: neither may disturb the other.
+ */
+static void ksm_test_item_packing(struct kunit *test)
+{
+	const unsigned long addr = 0x7f1234567000UL & PAGE_MASK;
+	struct ksm_item item = { .addr_state = addr | KSM_ITEM_LOOSE };
+
+	ksm_item_set_state(&item, KSM_ITEM_UNSTABLE);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
+	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_UNSTABLE);
+	item.csum = 0xdeadbeef;
+	item.age = 7;
+	ksm_item_set_state(&item, KSM_ITEM_STABLE);
+	item.index = ULONG_MAX;		/* anything at all */
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
+	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_STABLE);
+	ksm_item_set_state(&item, KSM_ITEM_LOOSE);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
+	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_LOOSE);
+	/* Every state fits below the page offset. */
+	KUNIT_EXPECT_EQ(test, (unsigned long)KSM_ITEM_STABLE & PAGE_MASK, 0UL);
+}
+
 static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_skip_rounds),
 	KUNIT_CASE(ksm_test_ewma),
 	KUNIT_CASE(ksm_test_advise),
 	KUNIT_CASE(ksm_test_advise_edges),
 	KUNIT_CASE(ksm_test_profit),
+	KUNIT_CASE(ksm_test_item_packing),
 	{}
 };
 
