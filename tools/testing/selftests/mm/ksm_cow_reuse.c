@@ -213,11 +213,7 @@ int main(void)
 	if (access(KSMT_DIR "pages_reused", F_OK))
 		ksft_exit_skip("no " KSMT_DIR "pages_reused: KSM pages are always copied\n");
 	ksft_set_plan(4);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 
 	test_pairs();
 	test_vmsplice();

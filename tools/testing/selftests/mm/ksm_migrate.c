@@ -76,11 +76,7 @@ int main(void)
 	if (!ksmt_have_two_nodes())
 		ksft_exit_skip("needs two NUMA nodes\n");
 	ksft_set_plan(5);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 	ksmt_set("merge_across_nodes", 1);
 
 	/* shared, so that the parent knows the child's address */

@@ -268,11 +268,7 @@ int main(void)
 {
 	ksmt_start();
 	ksft_set_plan(4);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 
 	test_move();
 	test_fork_move();

@@ -315,11 +315,7 @@ int main(void)
 	if (ret < 0)
 		ksft_exit_fail_msg("setting up swap on zram0 failed\n");
 	ksft_set_plan(2);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 
 	test_pageout();
 	test_memcg_reclaim();

@@ -214,6 +214,20 @@ static inline void ksmt_fast_scan(void)
 	ksmt_set("pages_to_scan", 1000);
 }
 
+/*
+ * The usual start of a test: tunables saved (ksmt_restore() puts them
+ * back), nothing merged, fast scanning, no KSM zero pages, and the
+ * default max_page_sharing.
+ */
+static inline void ksmt_setup(void)
+{
+	ksmt_save();
+	ksmt_stop_unmerge();
+	ksmt_fast_scan();
+	ksmt_set("use_zero_pages", 0);
+	ksmt_set("max_page_sharing", 256);
+}
+
 static inline double ksmt_now(void)
 {
 	struct timespec ts;

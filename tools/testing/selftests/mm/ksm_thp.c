@@ -126,11 +126,7 @@ int main(void)
 	if (access(THP_ENABLED, F_OK))
 		ksft_exit_skip("no transparent huge pages\n");
 	ksft_set_plan(1);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 	if (!thp_setup())
 		ksft_exit_fail_msg("cannot set " THP_ENABLED "\n");
 

@@ -265,11 +265,7 @@ int main(void)
 {
 	ksmt_start();
 	ksft_set_plan(5);
-	ksmt_save();
-	ksmt_stop_unmerge();
-	ksmt_fast_scan();
-	ksmt_set("use_zero_pages", 0);
-	ksmt_set("max_page_sharing", 256);
+	ksmt_setup();
 
 	test_madv_unmergeable();
 	test_run2();
