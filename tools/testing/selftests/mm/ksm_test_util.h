@@ -275,7 +275,7 @@ static inline bool ksmt_wait_merged(long shared, long sharing)
 			seen = -1;
 		}
 		if (ksmt_now() > end) {
-			ksft_print_msg("timeout: pages_shared %ld sharing %ld, want %ld %ld (full_scans %ld)\n",
+			ksft_print_msg("timeout: shared %ld sharing %ld, want %ld %ld (full_scans %ld)\n",
 				       sh, sg, shared, sharing, scans);
 			return false;
 		}
