@@ -16,12 +16,6 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
-static void on_signal(int sig)
-{
-	cleanup();
-	_exit(KSFT_FAIL);
-}
-
 static bool mode_is(const char *want)
 {
 	char buf[64];
@@ -146,12 +140,7 @@ int main(void)
 	if (access(KSMT_DIR "advisor_mode", W_OK))
 		ksft_exit_skip("no advisor_mode\n");
 
-	ksmt_save();
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (ksmt_stop_unmerge())
-		ksft_exit_fail_msg("cannot stop KSM\n");
+	ksmt_take_over(cleanup);
 
 	test_abi();
 

@@ -17,12 +17,6 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
-static void on_signal(int sig)
-{
-	cleanup();
-	_exit(KSFT_FAIL);
-}
-
 int main(void)
 {
 	long before, after, dflt;
@@ -39,12 +33,7 @@ int main(void)
 
 	/* the other tests restore what they change: this is the default */
 	dflt = ksmt_get("smart_scan");
-	ksmt_save();
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (ksmt_stop_unmerge())
-		ksft_exit_fail_msg("cannot stop KSM\n");
+	ksmt_take_over(cleanup);
 
 	ksft_test_result(dflt == 1, "smart_scan reads 1 by default\n");
 

@@ -214,6 +214,29 @@ static inline void ksmt_fast_scan(void)
 	ksmt_set("pages_to_scan", 1000);
 }
 
+static void (*ksmt_cleanup_fn)(void);
+
+static inline void ksmt_on_signal(int sig)
+{
+	ksmt_cleanup_fn();
+	_exit(KSFT_FAIL);
+}
+
+/*
+ * Save the tunables and stop KSM with everything unmerged; @cleanup puts
+ * things back however the test ends: exit, SIGINT or SIGTERM.
+ */
+static inline void ksmt_take_over(void (*cleanup)(void))
+{
+	ksmt_save();
+	ksmt_cleanup_fn = cleanup;
+	atexit(cleanup);
+	signal(SIGINT, ksmt_on_signal);
+	signal(SIGTERM, ksmt_on_signal);
+	if (ksmt_stop_unmerge())
+		ksft_exit_fail_msg("cannot stop KSM\n");
+}
+
 /*
  * The usual start of a test: tunables saved (ksmt_restore() puts them
  * back), nothing merged, fast scanning, no KSM zero pages, and the

@@ -52,12 +52,6 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
-static void on_signal(int sig)
-{
-	cleanup();
-	_exit(KSFT_FAIL);
-}
-
 static char *read_all(const char *path)
 {
 	size_t len = 0, cap = 1 << 16;
@@ -133,12 +127,7 @@ int main(void)
 	if (access(TRACEFS "events/ksm/enable", W_OK))
 		ksft_exit_skip("no " TRACEFS "events/ksm\n");
 
-	ksmt_save();
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (ksmt_stop_unmerge())
-		ksft_exit_fail_msg("cannot stop KSM\n");
+	ksmt_take_over(cleanup);
 
 	ok = true;
 	for (i = 0; i < NR_EVENTS; i++)
