@@ -779,17 +779,23 @@ static void ksmd_pause(void)
 					     msecs_to_jiffies(ms));
 }
 
+/* One batch, with the trees to itself and memory not going offline. */
+static void ksmd_batch(void)
+{
+	mutex_lock(&ksm_scan_mutex);
+	ksm_wait_while_offlining();
+	if (ksmd_has_work())
+		ksm_scan_batch(READ_ONCE(ksm_cfg.pages_to_scan));
+	mutex_unlock(&ksm_scan_mutex);
+}
+
 static int ksmd(void *unused)
 {
 	set_freezable();
+	/* Merging is never urgent: yield to ordinary tasks. */
 	set_user_nice(current, 5);
-
 	while (!kthread_should_stop()) {
-		mutex_lock(&ksm_scan_mutex);
-		ksm_wait_while_offlining();
-		if (ksmd_has_work())
-			ksm_scan_batch(READ_ONCE(ksm_cfg.pages_to_scan));
-		mutex_unlock(&ksm_scan_mutex);
+		ksmd_batch();
 		ksmd_pause();
 	}
 	return 0;
