@@ -53,6 +53,13 @@ done
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$work/initrd"
 
 [ -n "$log" ] || log=$work/console.log
+# One guest at a time on this machine: two TCG guests on 2 cores slow each
+# other down and make the timing-sensitive tests flaky.
+exec 8>"${KSM_GUEST_LOCK:-/tmp/ksm-guest.lock}"
+if ! flock -n 8; then
+	echo "run-vm: waiting for the guest already running on this machine" >&2
+	flock 8
+fi
 qemu=(qemu-system-x86_64 -nographic -no-reboot -nodefaults
       -machine q35 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 4G
       -object memory-backend-ram,id=m0,size=2G
