@@ -7,6 +7,7 @@
 #   make vm CMD='...' FILES='host paths'   run a command in the guest
 #   make bench               ours against upstream, side by side
 #   make profile             where ksmd's time goes, ours against upstream
+#   make harness-test        the harness itself, through make vm in a guest
 #
 # Every target takes IMPL=upstream to use the unmodified in-tree KSM of the
 # same base tree instead of ours.  See README.
@@ -26,10 +27,11 @@ ifeq ($(filter $(IMPL),ours upstream),)
 $(error IMPL must be "ours" or "upstream")
 endif
 
-.PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean
+.PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean \
+	harness-test
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh
@@ -53,11 +55,16 @@ check: FLAVOUR := check
 check: build
 	@$(H)/run-check.sh $(KIMG) $(TESTS)/bin $(LOGS) $(IMPL) $(TIMEOUT)
 
+# CMD and FILES are shell text for the guest and host paths: taken as
+# written ($(value ...)), never expanded by make, and single-quoted for the
+# recipe's shell.
+quote = '$(subst ','\'',$(value $1))'
+
 vm: build
 	@mkdir -p $(LOGS)
-	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -c '$(subst ','\'',$(CMD))' -T $(TIMEOUT) \
-		-l $(LOGS)/$(IMPL)-vm-console.log -f "$(FILES)" -a loglevel=5 \
-		$(if $(CMD),,$(if $(TTY),-i))
+	@$(H)/run-vm.sh -k $(KIMG) -t $(TESTS)/bin -c $(call quote,CMD) -T $(TIMEOUT) \
+		-l $(LOGS)/$(IMPL)-vm-console.log -f $(call quote,FILES) -a loglevel=5 \
+		$(if $(value CMD),,$(if $(TTY),-i))
 
 run: build
 	@mkdir -p $(LOGS)
@@ -71,6 +78,9 @@ bench: tests
 # Both kernels with the ftrace function profiler, on the same workload.
 profile: tests
 	@$(H)/bench/profile.sh
+
+harness-test: build
+	@IMPL=$(IMPL) FLAVOUR=$(FLAVOUR) $(H)/harness-test.sh
 
 clean:
 	rm -rf $(B)/src/*/obj-* $(B)/tests $(B)/logs
