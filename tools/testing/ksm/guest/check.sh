@@ -11,12 +11,35 @@ cd /tests || exit 1
 # No single test may take the whole run down with it.
 test_timeout=900
 
+# Run "$@" for at most test_timeout seconds.  A test that overruns is
+# likely stuck in the kernel: the stacks of all tasks (sysrq w, t) and of
+# all CPUs (sysrq l) go to the console before it is killed, so that the
+# stall explains itself.
+bounded() {
+	"$@" &
+	pid=$!
+	(
+		sleep $test_timeout
+		kill -0 $pid 2>/dev/null || exit 0
+		echo "KSMTEST-TIMEOUT after ${test_timeout}s: dumping task stacks"
+		for key in w t l; do
+			echo $key >/proc/sysrq-trigger
+		done
+		kill -KILL $pid
+	) &
+	dog=$!
+	wait $pid
+	rc=$?
+	kill $dog 2>/dev/null
+	return $rc
+}
+
 run_once() {
 	name=$1
 	shift
 	echo "KSMTEST-BEGIN $name" >$results
 	echo "==> $name"
-	{ timeout -s KILL $test_timeout "$@"; echo $? >/tmp/rc; } 2>&1 | tee -a $results
+	{ bounded "$@"; echo $? >/tmp/rc; } 2>&1 | tee -a $results
 	rc=$(cat /tmp/rc)
 	echo "KSMTEST-END $name $rc" >$results
 	# The next test starts from KSM stopped, whatever this one left.
