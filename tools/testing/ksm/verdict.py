@@ -11,9 +11,14 @@ A skip counts as a failure unless EXPECTED_SKIPS lists it (a regular
 expression matched against the result's name, a tab, and the reason; an
 expression prefixed "IMPL:" applies only to that implementation, e.g. to
 what only newer kernels than the in-tree 6.12 KSM provide).
+A failure listed in expected-failures (next to EXPECTED_SKIPS, same
+format) is reported as XFAIL and does not fail the run: the regression
+tests of defects that the in-tree 6.12 KSM shares fail there by design.
 Prints one line per result and, last, exactly "N passed, N failed" with
-", N skipped" when any was skipped.  Exits 0 only when nothing failed.
+", N skipped" and ", N expected failures" when there are any.  Exits 0
+only when nothing failed.
 """
+import os
 import re
 import sys
 
@@ -120,12 +125,10 @@ def splats(lines):
             yield line
 
 
-def main():
-    console, results, skips_file = sys.argv[1:4]
-    tap_out = sys.argv[4] if len(sys.argv) > 4 else None
-    impl = sys.argv[5] if len(sys.argv) > 5 else 'ours'
+def read_expected(path, impl):
+    """(regex, reason) pairs of a list of expected skips or failures."""
     expected = []
-    for line in read(skips_file):
+    for line in read(path):
         if line.strip() and not line.startswith('#'):
             pat, _, why = line.partition('\t')
             scope, colon, rest = pat.partition(':')
@@ -134,10 +137,20 @@ def main():
                     continue
                 pat = rest
             expected.append((re.compile(pat.strip()), why.strip()))
+    return expected
+
+
+def main():
+    console, results, skips_file = sys.argv[1:4]
+    tap_out = sys.argv[4] if len(sys.argv) > 4 else None
+    impl = sys.argv[5] if len(sys.argv) > 5 else 'ours'
+    expected = read_expected(skips_file, impl)
+    xfails = read_expected(os.path.join(os.path.dirname(skips_file),
+                                        'expected-failures'), impl)
 
     clines = read(console)
     everything = list(selftest_results(read(results))) + list(kunit_results(clines))
-    passed = failed = skipped = 0
+    passed = failed = skipped = xfailed = 0
     tap = ['TAP version 13', '1..%d' % (len(everything) + 1)]
     for i, (name, status, detail) in enumerate(everything, 1):
         if status == 'skip':
@@ -146,15 +159,23 @@ def main():
                 status, detail = 'fail', 'unexpected skip: ' + detail
             else:
                 detail = 'expected skip: ' + why
+        if status == 'fail':
+            why = next((w for p, w in xfails if p.search(name)), None)
+            if why is not None:
+                status = 'xfail'
+                detail = 'expected failure: %s%s' % (why, '; ' + detail if detail else '')
         if status == 'pass':
             passed += 1
         elif status == 'skip':
             skipped += 1
+        elif status == 'xfail':
+            xfailed += 1
         else:
             failed += 1
         print('%-4s %s%s' % (status.upper(), name, ' (%s)' % detail if detail else ''))
-        tap.append('%s %d %s%s' % ('not ok' if status == 'fail' else 'ok', i, name,
-                                    ' # SKIP ' + detail if status == 'skip' else ''))
+        directive = {'skip': ' # SKIP ' + detail, 'xfail': ' # XFAIL ' + detail}
+        tap.append('%s %d %s%s' % ('not ok' if status in ('fail', 'xfail') else 'ok',
+                                    i, name, directive.get(status, '')))
 
     bad = list(splats(clines))
     if bad:
@@ -175,6 +196,8 @@ def main():
     line = '%d passed, %d failed' % (passed, failed)
     if skipped:
         line += ', %d skipped' % skipped
+    if xfailed:
+        line += ', %d expected failures' % xfailed
     print(line)
     return 1 if failed or not everything else 0
 
