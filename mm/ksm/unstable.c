@@ -42,6 +42,17 @@ static unsigned int ksm_rounds_since(u8 inserted, unsigned long now)
 	return (u8)((u8)now - inserted);
 }
 
+/*
+ * Debug check: is @node in the tree of @root?  Erasing a node of another
+ * tree would graft parts of that tree into this one.
+ */
+static bool ksm_in_tree(struct rb_node *node, struct rb_root *root)
+{
+	while (rb_parent(node))
+		node = rb_parent(node);
+	return node == root->rb_node;
+}
+
 /**
  * ksm_unstable_unlink_item - take an item out of the unstable tree
  * @item: an item in state KSM_ITEM_UNSTABLE
@@ -49,11 +60,13 @@ static unsigned int ksm_rounds_since(u8 inserted, unsigned long now)
 void ksm_unstable_unlink_item(struct ksm_item *item)
 {
 	unsigned int age = ksm_rounds_since(item->round, ksm_cursor.rounds);
+	struct rb_root *root = ksm_unstable_roots + item->nid;
 
 	/* Items are revisited every round: anything older is corruption. */
 	WARN_ON_ONCE(age > 1);
-	if (!age)
-		rb_erase(&item->rb, ksm_unstable_roots + item->nid);
+	if (!age && !WARN_ON_ONCE(IS_ENABLED(CONFIG_DEBUG_VM) &&
+				  !ksm_in_tree(&item->rb, root)))
+		rb_erase(&item->rb, root);
 	ksm_stats.pages_unshared--;
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
