@@ -50,7 +50,7 @@ struct ksm_item {
 	union {
 		struct {			/* not KSM_ITEM_STABLE */
 			u32 csum;		/* ksmd: checksum at last visit */
-			u8 round;		/* ksmd: round of unstable insert */
+			u8 gen;			/* ksmd: tree generation, see unstable.c */
 			u8 age;			/* ksmd: visits without merging */
 			u8 skips;		/* ksmd: visits still to skip */
 		};

@@ -128,7 +128,7 @@ static void ksm_item_unanchor(struct ksm_item *item)
 	put_anon_vma(item->anon_vma);
 	item->index = 0;
 	item->csum = 0;
-	item->round = 0;
+	item->gen = 0;
 	item->age = 0;
 	item->skips = 0;
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);

@@ -5,10 +5,13 @@
  *
  * Since the pages may change under us, an unstable tree is only a hint: it
  * is thrown away at the start of every round and rebuilt as ksmd goes, and
- * a red-black tree keeps its shape whatever happens to the content.  Items
- * remember the round they were inserted in, so that one removed later in
- * the same round is erased from the tree while one left over from an
- * earlier round, whose tree no longer exists, is simply forgotten.
+ * a red-black tree keeps its shape whatever happens to the content.  Each
+ * throwing away starts a new generation of trees, and items remember the
+ * generation they were inserted in: one removed while its generation is
+ * current is erased from its tree, while one left over from an earlier
+ * generation, whose tree no longer exists, is simply forgotten.  The
+ * generation is not the round number: run=2 counts rounds from zero again,
+ * and an interrupted run=2 leaves items behind in the middle of a round.
  *
  * All of this is ksmd's alone, under ksm_scan_mutex.
  */
@@ -22,8 +25,11 @@
 static struct rb_root ksm_single_unstable_root = RB_ROOT;
 struct rb_root *ksm_unstable_roots = &ksm_single_unstable_root;
 
+/* ksmd: how many times the unstable trees were thrown away. */
+static unsigned long ksm_unstable_gen;
+
 /**
- * ksm_unstable_reset - forget the unstable trees at the start of a round
+ * ksm_unstable_reset - throw the unstable trees away, start new ones
  */
 void ksm_unstable_reset(void)
 {
@@ -31,13 +37,14 @@ void ksm_unstable_reset(void)
 
 	for (nid = 0; nid < ksm_cfg.nr_trees; nid++)
 		ksm_unstable_roots[nid] = RB_ROOT;
+	ksm_unstable_gen++;
 }
 
 /*
- * Rounds between the insertion of an unstable item and now, from the low
- * eight bits of both: 0 while its tree is still the current one.
+ * Generations between the insertion of an unstable item and now, from the
+ * low eight bits of both: 0 while its tree is still the current one.
  */
-static unsigned int ksm_rounds_since(u8 inserted, unsigned long now)
+static unsigned int ksm_gens_since(u8 inserted, unsigned long now)
 {
 	return (u8)((u8)now - inserted);
 }
@@ -59,7 +66,7 @@ static bool ksm_in_tree(struct rb_node *node, struct rb_root *root)
  */
 void ksm_unstable_unlink_item(struct ksm_item *item)
 {
-	unsigned int age = ksm_rounds_since(item->round, ksm_cursor.rounds);
+	unsigned int age = ksm_gens_since(item->gen, ksm_unstable_gen);
 	struct rb_root *root = ksm_unstable_roots + item->nid;
 
 	/* Items are revisited every round: anything older is corruption. */
@@ -75,7 +82,7 @@ static void ksm_unstable_link(struct ksm_item *item, int nid,
 			      struct rb_node *parent, struct rb_node **link)
 {
 	ksm_item_set_state(item, KSM_ITEM_UNSTABLE);
-	item->round = (u8)ksm_cursor.rounds;
+	item->gen = (u8)ksm_unstable_gen;
 	item->nid = nid;
 	rb_link_node(&item->rb, parent, link);
 	rb_insert_color(&item->rb, ksm_unstable_roots + nid);

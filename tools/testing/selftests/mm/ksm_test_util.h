@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <numa.h>
@@ -597,6 +598,78 @@ static inline char ksmt_ticker_fn(char cmd, void *arg)
 static inline void ksmt_ticker_start(struct ksmt_worker *w)
 {
 	ksmt_worker_start(w, ksmt_ticker_fn, NULL);
+}
+
+/*
+ * Minor faults of a task so far (/proc/PID/stat); -1 if it is gone.  The
+ * unsharing faults that run=2 or madvise make on behalf of other mms are
+ * counted to the task making them.
+ */
+static inline long ksmt_minflt(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long val = -1;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (ksmt_read_path(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	/* minflt is the 10th field, the 8th after the command name */
+	for (i = 0; p && i < 8; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		val = strtol(p + 1, NULL, 10);
+	return val;
+}
+
+/* A cgroup v2 directory under /sys/fs/cgroup with the memory controller. */
+#define KSMT_CGROOT	"/sys/fs/cgroup"
+
+static inline bool ksmt_cgroup_make(const char *name)
+{
+	char path[256];
+
+	if (ksmt_write_path(KSMT_CGROOT "/cgroup.subtree_control", "+memory"))
+		return false;
+	snprintf(path, sizeof(path), KSMT_CGROOT "/%s", name);
+	return !mkdir(path, 0755) || errno == EEXIST;
+}
+
+/* Move pid into cgroup name; true on success. */
+static inline bool ksmt_cgroup_enter(const char *name, pid_t pid)
+{
+	char path[256], buf[32];
+
+	snprintf(path, sizeof(path), KSMT_CGROOT "/%s/cgroup.procs", name);
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	return !ksmt_write_path(path, buf);
+}
+
+static inline void ksmt_cgroup_remove(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), KSMT_CGROOT "/%s", name);
+	rmdir(path);
+}
+
+/* Flags of a page frame in /proc/kpageflags; 0 on failure. */
+#define KSMT_KPF_SWAPCACHE	14
+#define KSMT_KPF_ANON		12
+#define KSMT_KPF_KSM		21
+
+static inline uint64_t ksmt_kpageflags(uint64_t pfn)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
 }
 
 #endif /* __KSM_TEST_UTIL_H */
