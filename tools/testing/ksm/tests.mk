@@ -4,7 +4,8 @@
 # headers of the prepared tree:
 #   - the base tree's KSM selftests, unchanged (ksm_tests, ksm_functional_tests);
 #   - every other tools/testing/selftests/mm/ksm_*.c (ours);
-#   - the harness programs in tools/testing/ksm/progs/.
+#   - the harness programs in tools/testing/ksm/progs/;
+#   - ksmstat (tools/mm/ksmstat.c), which ksm_ksmstat and the demo run.
 #
 # Usage: make -f tests.mk TREE=<prepared tree> OUT=<dir>
 
@@ -13,6 +14,7 @@ OUT ?= $(error OUT not set)
 
 MM := $(TREE)/tools/testing/selftests/mm
 PROGS := $(TREE)/tools/testing/ksm/progs
+TOOLS := $(TREE)/tools/mm
 HDR := $(OUT)/usr/include
 
 CC := gcc
@@ -25,7 +27,7 @@ UPSTREAM := ksm_tests ksm_functional_tests
 OURS := $(filter-out $(UPSTREAM),$(patsubst $(MM)/%.c,%,$(wildcard $(MM)/ksm_*.c)))
 HARNESS := $(patsubst $(PROGS)/%.c,%,$(wildcard $(PROGS)/*.c))
 
-BINS := $(addprefix $(OUT)/bin/,$(UPSTREAM) $(OURS) $(HARNESS))
+BINS := $(addprefix $(OUT)/bin/,$(UPSTREAM) $(OURS) $(HARNESS) ksmstat)
 
 all: $(BINS)
 	@echo "tests: $(words $(BINS)) static binaries in $(OUT)/bin"
@@ -49,5 +51,10 @@ $(addprefix $(OUT)/bin/,$(UPSTREAM) $(OURS)): $(OUT)/bin/%: $(MM)/%.c $(SELFTEST
 $(addprefix $(OUT)/bin/,$(HARNESS)): $(OUT)/bin/%: $(PROGS)/%.c $(wildcard $(PROGS)/*.h) $(HDR)/.stamp
 	@mkdir -p $(OUT)/bin
 	$(CC) $(CFLAGS) -I $(PROGS) $< $(LDLIBS) -o $@
+
+# A tool of the tree, built as tools/mm builds it, with its stricter warnings.
+$(OUT)/bin/ksmstat: $(TOOLS)/ksmstat.c $(lastword $(MAKEFILE_LIST))
+	@mkdir -p $(OUT)/bin
+	$(CC) $(CFLAGS) -Wextra $< -o $@
 
 .PHONY: all
