@@ -5,6 +5,8 @@ MAINTAINERS file BASE, in alphabetical order, writing OUT only if it
 changes.  An entry of the same title in BASE is replaced."""
 import sys
 
+FIELDS = ('M:', 'R:', 'L:', 'S:', 'W:', 'F:', 'T:', 'Q:', 'B:', 'C:', 'P:', 'K:', 'N:', 'X:')
+
 
 def main():
     base, frag, out = sys.argv[1:4]
@@ -15,8 +17,7 @@ def main():
 
     def is_title(i):
         return (i > start and lines[i - 1] == '' and lines[i] and
-                i + 1 < len(lines) and lines[i + 1][:2] in
-                ('M:', 'R:', 'L:', 'S:', 'W:', 'F:', 'T:', 'Q:', 'B:', 'C:', 'P:', 'K:', 'N:', 'X:'))
+                i + 1 < len(lines) and lines[i + 1][:2] in FIELDS)
 
     def entry_end(i):
         while i < len(lines) and lines[i] != '':

@@ -3,6 +3,8 @@
 # mk-run-script.sh 'CMD' [shell]: print the guest's /run.sh running CMD and
 # exiting with its status; with "shell", an interactive shell follows CMD
 # (or replaces it when CMD is empty) on the serial console.
+# What it prints is shell for the guest, $ included:
+# shellcheck disable=SC2016
 cmd=$1
 shell=${2:-}
 echo '#!/bin/sh'

@@ -15,7 +15,8 @@
 set -euo pipefail
 
 here=$(dirname "$(realpath "$0")")
-kernel= bins= script= cmd= files= timeout=1800 log= results=/dev/null append= interactive=
+kernel='' bins='' script='' cmd='' files='' timeout=1800 log='' results=/dev/null append=''
+interactive=''
 while getopts k:t:s:c:f:T:l:r:a:i opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
@@ -45,7 +46,9 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$here/guest/init" "$root/init"
 cp "$script" "$root/run.sh"
 chmod +x "$root/init" "$root/run.sh"
-[ -n "$bins" ] && [ -d "$bins" ] && cp "$bins"/* "$root/tests/" 2>/dev/null || true
+if [ -n "$bins" ] && [ -d "$bins" ]; then
+	cp "$bins"/* "$root/tests/" 2>/dev/null || true
+fi
 for f in $files; do
 	[ -e "$f" ] || { echo "run-vm: no such file: $f" >&2; exit 2; }
 	cp -r "$f" "$root/opt/ksm/"
@@ -60,6 +63,7 @@ if ! flock -n 8; then
 	echo "run-vm: waiting for the guest already running on this machine" >&2
 	flock 8
 fi
+# shellcheck disable=SC2054 # the commas belong to QEMU's option values
 qemu=(qemu-system-x86_64 -nographic -no-reboot -nodefaults
       -machine q35 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 4G
       -object memory-backend-ram,id=m0,size=2G

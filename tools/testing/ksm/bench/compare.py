@@ -39,7 +39,7 @@ def main():
     print()
     print("Agreement with the previous run (%s):" % sys.argv[1])
     print("%-10s %-32s %-18s %-18s %-6s %s" % ("workload", "figure", "ratio old (range)",
-                                              "ratio new (range)", "ratio", "absolute"))
+                                               "ratio new (range)", "ratio", "absolute"))
     agree = total = 0
     for key, n in new.items():
         o = old.get(key)

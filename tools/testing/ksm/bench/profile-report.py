@@ -77,7 +77,7 @@ def main():
     for f in ours_figs:
         u = upf.get((f[0], f[1]))
         print('%-44s %12s %12s  %s' % ((f[0] + ' ' + f[1])[:44], f[4],
-                                        u[4] if u else '-', f[2]))
+                                       u[4] if u else '-', f[2]))
     print('\n%-48s %-30s  %-30s' % ('phase', 'ours: ms, calls, us/call',
                                     'upstream: ms, calls, us/call'))
     for name, o, u in PHASES:

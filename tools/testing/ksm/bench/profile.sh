@@ -24,8 +24,8 @@ args=${PROFILE_ARGS:--p 4 -m 128 -P 4096 -n 3 -T 600 -w W3}
 timeout=${PROFILE_TIMEOUT:-1800}
 # What KSM calls into and spends its time in, on both sides; none of them
 # is much used by anything else while the workload runs.
-helpers="memcmp_pages xxhash xxh64 xxh32 walk_page_range_vma folio_walk_start
-	lru_add_drain_all page_vma_mapped_walk split_huge_page_to_list_to_order"
+helpers=(memcmp_pages xxhash xxh64 xxh32 walk_page_range_vma folio_walk_start
+	lru_add_drain_all page_vma_mapped_walk split_huge_page_to_list_to_order)
 
 # GCC inlines most static functions of either implementation into its
 # callers, out of the profiler's sight: build the KSM objects with the
@@ -46,11 +46,11 @@ rm -rf "$out"
 mkdir -p "$out"
 for impl in ours upstream; do
 	obj=$B/src/$impl/obj-profile
-	if [ $impl = ours ]; then objs=$(ls $obj/mm/ksm/*.o); else objs=$obj/mm/ksm.o; fi
+	if [ $impl = ours ]; then objs=("$obj"/mm/ksm/*.o); else objs=("$obj/mm/ksm.o"); fi
 	# Text symbols of the KSM objects: the profiler keeps those that
 	# were not inlined and are traceable.
-	{ nm --defined-only $objs | awk '$2 ~ /^[tT]$/ { print $3 }' |
-		grep -v '^__\|\.'; printf '%s\n' $helpers; } | sort -u >"$out/$impl.funcs"
+	{ nm --defined-only "${objs[@]}" | awk '$2 ~ /^[tT]$/ { print $3 }' |
+		grep -v '^__\|\.'; printf '%s\n' "${helpers[@]}"; } | sort -u >"$out/$impl.funcs"
 	cat >"$out/$impl.sh" <<-GUEST
 	#!/bin/sh
 	t=/sys/kernel/tracing
