@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/mempolicy.h>
 
 #define KSM "/sys/kernel/mm/ksm/"
 #define THP "/sys/kernel/mm/transparent_hugepage/"
@@ -449,7 +450,7 @@ static void time_writes(char *mem, unsigned long nr, char x, double *lat)
 
 	for (i = 0; i < nr; i++) {
 		t = now();
-		/* volatile: the store must fault between the two clock reads */
+		/* checkpatch: volatile, so that the store faults between the clock reads */
 		*(volatile char *)(mem + i * page_size) ^= x;
 		lat[i] = now() - t;
 	}
@@ -538,8 +539,6 @@ static void w5_once(void)
 	free(lat);
 	ksm_reset();
 }
-
-#define MPOL_MF_MOVE_ALL	(1 << 2)
 
 static uint64_t pfn_of(const void *addr)
 {
@@ -674,6 +673,9 @@ out:
 }
 
 /* Bytes in the slab caches whose name starts with "ksm". */
+static const char slabinfo_format[] =
+	"%63s %lu %lu %lu %lu %lu : tunables %*u %*u %*u : slabdata %*u %lu";
+
 static void ksm_slabs(double *obj_bytes, double *slab_bytes, char *names, size_t size)
 {
 	unsigned long active, num, objsize, perslab, pages, slabs;
@@ -687,9 +689,8 @@ static void ksm_slabs(double *obj_bytes, double *slab_bytes, char *names, size_t
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "ksm", 3))
 			continue;
-		if (sscanf(line, "%63s %lu %lu %lu %lu %lu : tunables %*u %*u %*u : slabdata %*u %lu",
-			   name, &active, &num, &objsize, &perslab, &pages,
-			   &slabs) != 7)
+		if (sscanf(line, slabinfo_format, name, &active, &num,
+			   &objsize, &perslab, &pages, &slabs) != 7)
 			continue;
 		*obj_bytes += (double)active * objsize;
 		*slab_bytes += (double)slabs * pages * page_size;
