@@ -175,13 +175,13 @@ def main():
         print('%-4s %s%s' % (status.upper(), name, ' (%s)' % detail if detail else ''))
         directive = {'skip': ' # SKIP ' + detail, 'xfail': ' # XFAIL ' + detail}
         tap.append('%s %d %s%s' % ('not ok' if status in ('fail', 'xfail') else 'ok',
-                                    i, name, directive.get(status, '')))
+                                   i, name, directive.get(status, '')))
 
     bad = list(splats(clines))
     if bad:
         failed += 1
         print('FAIL kernel log: %d splat line(s), first: %s' % (len(bad), bad[0]))
-    elif not any(l.startswith('KSM-HARNESS-EXIT') for l in clines):
+    elif not any(ln.startswith('KSM-HARNESS-EXIT') for ln in clines):
         failed += 1
         bad = ['guest did not finish']
         print('FAIL kernel log: guest did not finish')
