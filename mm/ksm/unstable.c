@@ -33,9 +33,16 @@ static unsigned long ksm_unstable_gen;
  */
 void ksm_unstable_reset(void)
 {
-	int nid;
+	int nid, nr = 1;
 
-	for (nid = 0; nid < ksm_cfg.nr_trees; nid++)
+	/*
+	 * Every root there is, not just those of nr_trees: after a switch of
+	 * merge_across_nodes the other nodes' roots would keep pointing at
+	 * items freed since, for a switch back to walk.
+	 */
+	if (ksm_unstable_roots != &ksm_single_unstable_root)
+		nr = nr_node_ids;
+	for (nid = 0; nid < nr; nid++)
 		ksm_unstable_roots[nid] = RB_ROOT;
 	ksm_unstable_gen++;
 }
