@@ -303,7 +303,7 @@ int ksm_merge_with(struct ksm_item *item, struct page *page,
 		   struct page *kpage, struct ksm_anchor *at);
 void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end, bool lock_vma);
+		      unsigned long end, bool remote);
 int ksm_unmerge_everything(void);
 
 /* mm.c */

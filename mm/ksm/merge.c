@@ -539,49 +539,81 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
+/*
+ * Pin @mm, which run=2 holds by mmgrab() only, for one batch of faults.
+ * Once the pin is the last reference the mm's users are gone: let
+ * exit_mmap() go ahead rather than copy pages nobody will see.
+ */
+static bool ksm_pin_for_batch(struct mm_struct *mm)
+{
+	if (!mmget_not_zero(mm))
+		return false;
+	if (atomic_read(&mm->mm_users) > 1)
+		return true;
+	mmput_async(mm);
+	return false;
+}
+
+/* Break the merges of one batch, collected from @addr on; 1 if more. */
+static int ksm_unmerge_batch(struct vm_area_struct *vma, unsigned long *addr,
+			     unsigned long end)
+{
+	struct ksm_merged_batch batch = { .nr = 0 };
+	unsigned int i;
+	int more, ret;
+
+	more = walk_page_range_vma(vma, *addr, end, &ksm_find_merged_ops,
+				   &batch);
+	if (more < 0)
+		return more;
+	for (i = 0; i < batch.nr; i++) {
+		ret = ksm_break_cow_at(vma, batch.addr[i]);
+		if (ret)
+			return ret;
+	}
+	if (batch.nr)
+		*addr = batch.addr[batch.nr - 1] + PAGE_SIZE;
+	return more && *addr < end;
+}
+
 /**
  * ksm_unmerge_range - break every KSM merge in [@start, @end) of @vma
  * @vma: a VM_MERGEABLE vma with an anon_vma; its mm's mmap_lock is held
  * @start: start of the range
  * @end: end of the range
- * @lock_vma: write-lock the vma against per-vma-lock faults
+ * @remote: the mm is not current's but one that run=2 holds by mmgrab():
+ *	    pin it per batch, and stop once it has no users left; otherwise
+ *	    write-lock the vma against per-vma-lock faults
  *
  * The page walk skips unpopulated page tables, so that a huge sparse range
  * costs what is mapped in it, not its size; it collects merged ptes in
  * batches, as the faults breaking them cannot run under the page table
  * lock.  Items are left alone: ksmd drops them on its next visit.
  *
- * Return: 0, -ERESTARTSYS on a signal, or -ENOMEM.
+ * Return: 0, -ERESTARTSYS or -EINTR on a signal, or -ENOMEM.
  */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end, bool lock_vma)
+		      unsigned long end, bool remote)
 {
-	struct ksm_merged_batch batch;
+	struct mm_struct *mm = vma->vm_mm;
 	unsigned long addr = start;
-	unsigned int i;
-	int more, ret;
+	int more;
 
-	if (lock_vma)
+	if (!remote)
 		vma_start_write(vma);
 	do {
-		if (ksm_mm_exiting(vma->vm_mm))
+		if (ksm_mm_exiting(mm))
 			return 0;
-		batch.nr = 0;
-		more = walk_page_range_vma(vma, addr, end, &ksm_find_merged_ops,
-					   &batch);
-		if (more < 0)
-			return more;
-		for (i = 0; i < batch.nr; i++) {
-			ret = ksm_break_cow_at(vma, batch.addr[i]);
-			if (ret)
-				return ret;
-		}
-		if (batch.nr)
-			addr = batch.addr[batch.nr - 1] + PAGE_SIZE;
-	} while (more && addr < end);
-	return 0;
+		if (remote && !ksm_pin_for_batch(mm))
+			return 0;
+		more = ksm_unmerge_batch(vma, &addr, end);
+		if (remote)
+			mmput_async(mm);
+	} while (more > 0);
+	return more;
 }
 
+/* run=2 on one mm, with its mmap_lock held for reading. */
 static int ksm_unmerge_mm(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
@@ -591,7 +623,7 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	for_each_vma(vmi, vma) {
 		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 			continue;
-		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end, false);
+		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end, true);
 		if (err)
 			return err;
 	}
@@ -621,20 +653,19 @@ int ksm_unmerge_everything(void)
 
 	while ((kmm = ksm_cursor.kmm) != &ksm_mm_head) {
 		mm = kmm->slot.mm;
-		exiting = !ksm_lock_mm(mm);
-		if (!exiting) {
+		if (ksm_lock_mm_read(mm)) {
 			err = ksm_unmerge_mm(mm);
+			mmap_read_unlock(mm);
 			if (err) {
-				ksm_unlock_mm(mm);
 				spin_lock(&ksm_list_lock);
 				ksm_cursor.kmm = &ksm_mm_head;
 				spin_unlock(&ksm_list_lock);
 				return err;
 			}
 		}
+		/* Exiting now, or gone while we were at it. */
+		exiting = ksm_mm_exiting(mm);
 		ksm_items_free_from(&kmm->items);
-		if (!exiting)
-			ksm_unlock_mm(mm);
 
 		ksm_cursor_step(kmm, exiting);
 		if (exiting) {

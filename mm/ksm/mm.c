@@ -195,7 +195,7 @@ static int ksm_unmark_vma(struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_MERGEABLE) {
 		if (vma->anon_vma)
 			err = ksm_unmerge_range(vma, vma->vm_start,
-						vma->vm_end, true);
+						vma->vm_end, false);
 		if (!err)
 			vm_flags_clear(vma, VM_MERGEABLE);
 	}
@@ -334,7 +334,7 @@ static int ksm_advise_unmerge(struct vm_area_struct *vma,
 
 	if (*vm_flags & VM_MERGEABLE) {
 		if (vma->anon_vma)
-			err = ksm_unmerge_range(vma, start, end, true);
+			err = ksm_unmerge_range(vma, start, end, false);
 		if (!err)
 			*vm_flags &= ~VM_MERGEABLE;
 	}
