@@ -179,12 +179,13 @@ void __ksm_exit(struct mm_struct *mm)
 	trace_ksm_exit(mm);
 }
 
-static void ksm_mark_vma(struct vm_area_struct *vma)
+/* Make @vma mergeable if it may be; true if it was not before. */
+static bool ksm_mark_vma(struct vm_area_struct *vma)
 {
-	if (!(vma->vm_flags & VM_MERGEABLE) && ksm_vma_compatible(vma)) {
-		vm_flags_set(vma, VM_MERGEABLE);
-		ksm_note_new_candidates();
-	}
+	if ((vma->vm_flags & VM_MERGEABLE) || !ksm_vma_compatible(vma))
+		return false;
+	vm_flags_set(vma, VM_MERGEABLE);
+	return true;
 }
 
 /* Unmerge all of @vma and stop merging it. */
@@ -206,9 +207,12 @@ static void ksm_mark_all_vmas(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
+	bool marked = false;
 
 	for_each_vma(vmi, vma)
-		ksm_mark_vma(vma);
+		marked |= ksm_mark_vma(vma);
+	if (marked)
+		ksm_note_new_candidates();
 }
 
 /* Stops at the first vma that fails to unmerge. */
@@ -237,6 +241,10 @@ static int ksm_ensure_registered(struct mm_struct *mm)
 /**
  * ksm_add_vma - make a new vma mergeable if its mm merges everything
  * @vma: the vma, just mapped; mmap_lock held for writing
+ *
+ * Smart scan goes on as it was: a process that merges everything maps
+ * and unmaps areas all the time, and its new pages get their first visits
+ * like any others.
  */
 void ksm_add_vma(struct vm_area_struct *vma)
 {

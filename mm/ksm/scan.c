@@ -198,7 +198,9 @@ static unsigned long ksm_no_skip_before;
 /**
  * ksm_note_new_candidates - new mergeable memory: retry every page
  *
- * Called when an area becomes mergeable.
+ * Called when an area is made mergeable on request (madvise, prctl), not
+ * for each new area of a process that merges everything: its allocations
+ * would keep smart scan suspended for everybody.
  */
 void ksm_note_new_candidates(void)
 {

@@ -6,7 +6,14 @@
  * every scan.  A page passed over that turns into a duplicate must still
  * be merged eventually.
  */
+#include <sys/prctl.h>
+#include <linux/prctl.h>
+
 #include "ksm_test_util.h"
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
 
 #define NPAGES		64
 #define TAG_UNIQUE	0x5a1
@@ -17,6 +24,92 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
+/* pages_skipped over @scans full scans, -1 if ksmd stalls. */
+static long skipped_over(int scans)
+{
+	long before = ksmt_get("pages_skipped");
+
+	if (!ksmt_wait_scans(scans))
+		return -1;
+	return ksmt_get("pages_skipped") - before;
+}
+
+/*
+ * A process that merges everything (PR_SET_MEMORY_MERGE) and maps and
+ * unmaps 64 KiB every 10 ms, as allocators do, until killed.
+ */
+static pid_t start_churn(void)
+{
+	pid_t pid;
+	char *q;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (pid)
+		return pid;
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		_exit(1);
+	for (;;) {
+		q = mmap(NULL, 64 << 10, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q != MAP_FAILED) {
+			memset(q, 0x11, 64 << 10);
+			munmap(q, 64 << 10);
+		}
+		usleep(10000);
+	}
+}
+
+/*
+ * Defect: every new area of a merge-any process suspended smart scan for
+ * all processes, so with such a process around nothing was ever skipped.
+ */
+static void test_merge_any_churn(void)
+{
+	pid_t churn = start_churn();
+	long skipped;
+
+	ksmt_set("run", 1);
+	skipped = skipped_over(16);
+	kill(churn, SIGKILL);
+	waitpid(churn, NULL, 0);
+	ksft_print_msg("with a merge-any process mapping and unmapping: %ld skipped over 16 scans\n",
+		       skipped);
+	ksft_test_result(skipped >= NPAGES,
+			 "a merge-any process's new areas leave smart scan on\n");
+}
+
+/*
+ * Defect: run=2 counts full scans from 0 again, and smart scan stayed
+ * suspended until the count caught up with where it had been.
+ */
+static void test_after_unmerge(char *p)
+{
+	long skipped;
+	char *q;
+
+	ksmt_set("run", 1);
+	if (!ksmt_wait_scans(50)) {
+		ksft_test_result_fail("run=2 then run=1: ksmd stalls\n");
+		return;
+	}
+	/* new mergeable memory, late in the count of full scans */
+	q = ksmt_map(1);
+	ksmt_fill(q, TAG_UNIQUE, NPAGES);
+	ksmt_mergeable(q, 1);
+	ksmt_wait_scans(4);
+	ksmt_stop_unmerge();
+	ksmt_set("run", 1);
+	skipped = skipped_over(16);
+	ksft_print_msg("after 50 scans and run=2: %ld skipped over 16 scans\n",
+		       skipped);
+	ksft_test_result(skipped >= NPAGES && ksmt_check_range(p, NPAGES, TAG_UNIQUE, false),
+			 "run=2 then run=1: smart scan resumes\n");
+	munmap(q, ksmt_page_size);
+}
+
 int main(void)
 {
 	long before, after, dflt;
@@ -25,7 +118,7 @@ int main(void)
 	size_t i;
 
 	ksmt_start();
-	ksft_set_plan(4);
+	ksft_set_plan(6);
 
 	if (access(KSMT_DIR "smart_scan", W_OK) ||
 	    access(KSMT_DIR "pages_skipped", R_OK))
@@ -73,6 +166,12 @@ int main(void)
 		       before, after);
 	ksft_test_result(ok && after >= before + NPAGES,
 			 "smart_scan=1: unique pages are skipped\n");
+
+	ksmt_stop_unmerge();
+	test_merge_any_churn();
+	ksmt_stop_unmerge();
+	test_after_unmerge(p);
+	ksmt_stop_unmerge();
 
 	/*
 	 * The pages backed off from become pairs of duplicates: skipping
