@@ -285,6 +285,7 @@ void ksm_items_free_from(struct ksm_item **link);
 u32 ksm_page_csum(struct page *page);
 void ksm_advisor_set(bool scan_time);
 void ksm_note_new_candidates(void);
+void ksm_scan_restart(void);
 bool ksm_advisor_active(void);
 extern unsigned long ksm_advisor_max_pages;
 extern unsigned long ksm_advisor_min_pages;

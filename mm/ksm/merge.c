@@ -677,6 +677,5 @@ int ksm_unmerge_everything(void)
 
 	/* KSM folios still mapped by exiting mms stay: that is fine. */
 	ksm_stable_remove_all();
-	ksm_cursor.rounds = 0;
 	return 0;
 }

@@ -207,6 +207,19 @@ void ksm_note_new_candidates(void)
 	WRITE_ONCE(ksm_no_skip_before, READ_ONCE(ksm_cursor.rounds) + 3);
 }
 
+/**
+ * ksm_scan_restart - count full scans from zero again, after run=2
+ *
+ * Everything was unmerged and every item freed: there is no page left to
+ * retry, so a suspension of smart scan ends too, rather than lasting until
+ * the count catches up with where it was.
+ */
+void ksm_scan_restart(void)
+{
+	ksm_cursor.rounds = 0;
+	WRITE_ONCE(ksm_no_skip_before, 0);
+}
+
 /* Smart scan: should this visit of @item be skipped? */
 static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 {

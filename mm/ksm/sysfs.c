@@ -160,6 +160,8 @@ static int ksm_set_run(unsigned int want)
 	clear_current_oom_origin();
 	if (err)
 		ksm_run_state = KSM_RUN_STOP;
+	else
+		ksm_scan_restart();
 	return err;
 }
 
