@@ -312,8 +312,14 @@ int ksm_disable(struct mm_struct *mm)
 {
 	mmap_assert_write_locked(mm);
 
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+	/*
+	 * Not registered: ksmd found no mergeable area left, so nothing is
+	 * merged; but MMF_VM_MERGE_ANY would still mark every new vma.
+	 */
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 		return 0;
+	}
 	return test_bit(MMF_VM_MERGE_ANY, &mm->flags) ?
 	       ksm_disable_merge_any(mm) : ksm_unmark_all_vmas(mm);
 }
@@ -382,4 +388,8 @@ long ksm_process_profit(struct mm_struct *mm)
 	return ksm_profit(mm->ksm_merging_pages, mm_ksm_zero_pages(mm),
 			  mm->ksm_rmap_items);
 }
+#endif
+
+#ifdef CONFIG_KSM_KUNIT_TEST
+#include "tests/mm-kunit.h"
 #endif
