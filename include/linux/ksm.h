@@ -90,6 +90,7 @@ static inline void ksm_exit(struct mm_struct *mm)
 
 /* /proc/PID/ksm_stat */
 long ksm_process_profit(struct mm_struct *mm);
+bool ksm_process_mergeable(struct mm_struct *mm);
 
 /* KSM folios seen by rmap, migration and memory failure, see rmap.c. */
 void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc);

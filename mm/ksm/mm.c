@@ -378,6 +378,25 @@ EXPORT_SYMBOL_GPL(ksm_madvise);
 
 #ifdef CONFIG_PROC_FS
 /**
+ * ksm_process_mergeable - does @mm have a VM_MERGEABLE area now?
+ * @mm: the mm, with its mmap_lock held
+ *
+ * Return: true if so, for the "ksm_mergeable" line of /proc/PID/ksm_stat.
+ */
+bool ksm_process_mergeable(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	mmap_assert_locked(mm);
+	for_each_vma(vmi, vma) {
+		if (vma->vm_flags & VM_MERGEABLE)
+			return true;
+	}
+	return false;
+}
+
+/**
  * ksm_process_profit - memory KSM saves @mm, less what tracking it costs
  * @mm: the mm
  *

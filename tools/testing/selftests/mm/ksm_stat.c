@@ -2,8 +2,8 @@
 /*
  * /proc/PID/ksm_stat: the four counters of 6.12 come first, followed by
  * "ksm_merge_any: yes|no" (prctl(PR_SET_MEMORY_MERGE) is in force) and
- * "ksm_mergeable: yes|no" (the mm is registered with KSM), as printed by
- * newer kernels.
+ * "ksm_mergeable: yes|no" (some area of the process is mergeable right
+ * now), as printed by newer kernels.
  */
 #include <sys/prctl.h>
 #include <linux/prctl.h>
@@ -74,7 +74,7 @@ static bool stat_layout(pid_t pid)
 	return *p == '\0';
 }
 
-enum { MODE_NONE, MODE_MADVISE, MODE_PRCTL, MODE_PRCTL_OFF };
+enum { MODE_NONE, MODE_MADVISE, MODE_MADVISE_OFF, MODE_PRCTL, MODE_PRCTL_OFF };
 
 static char stat_fn(char cmd, void *arg)
 {
@@ -88,6 +88,11 @@ static char stat_fn(char cmd, void *arg)
 	switch (mode) {
 	case MODE_MADVISE:
 		ksmt_mergeable(p, 4);
+		break;
+	case MODE_MADVISE_OFF:
+		ksmt_mergeable(p, 4);
+		if (madvise(p, 4 * ksmt_page_size, MADV_UNMERGEABLE))
+			return 'n';
 		break;
 	case MODE_PRCTL:
 		if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
@@ -113,9 +118,7 @@ static void check_mode(int mode, const char *what, int want_any,
 	any = stat_flag(w.pid, "ksm_merge_any");
 	mergeable = stat_flag(w.pid, "ksm_mergeable");
 	ksmt_worker_stop(&w);
-	/* want_mergeable < 0: either answer is right */
-	ok = any == want_any &&
-	     (want_mergeable < 0 || mergeable == want_mergeable);
+	ok = any == want_any && mergeable == want_mergeable;
 	if (!ok)
 		ksft_print_msg("%s: ksm_merge_any %d ksm_mergeable %d, want %d %d\n",
 			       what, any, mergeable, want_any, want_mergeable);
@@ -125,7 +128,7 @@ static void check_mode(int mode, const char *what, int want_any,
 int main(void)
 {
 	ksmt_start();
-	ksft_set_plan(5);
+	ksft_set_plan(6);
 
 	if (access("/proc/self/ksm_stat", R_OK))
 		ksft_exit_skip("no /proc/self/ksm_stat\n");
@@ -135,7 +138,7 @@ int main(void)
 		const char *why = "no ksm_merge_any/ksm_mergeable in ksm_stat";
 		unsigned int i;
 
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < 6; i++)
 			ksft_test_result_skip("%s\n", why);
 		ksft_finished();
 	}
@@ -144,6 +147,8 @@ int main(void)
 	check_mode(MODE_NONE, "no KSM: merge_any no, mergeable no", 0, 0);
 	check_mode(MODE_MADVISE, "MADV_MERGEABLE: merge_any no, mergeable yes", 0, 1);
 	check_mode(MODE_PRCTL, "PR_SET_MEMORY_MERGE: merge_any yes, mergeable yes", 1, 1);
-	check_mode(MODE_PRCTL_OFF, "PR_SET_MEMORY_MERGE off again: merge_any no", 0, -1);
+	/* registered still, but with no mergeable area left */
+	check_mode(MODE_MADVISE_OFF, "MADV_UNMERGEABLE after MADV_MERGEABLE: mergeable no", 0, 0);
+	check_mode(MODE_PRCTL_OFF, "PR_SET_MEMORY_MERGE off again: merge_any no, mergeable no", 0, 0);
 	ksft_finished();
 }
