@@ -186,6 +186,28 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 /* KSM folios taken over in place by a write fault, for sysfs. */
 atomic_long_t ksm_pages_reused = ATOMIC_LONG_INIT(0);
 
+/*
+ * A KSM folio keeps the memory cgroup charge of the page it was made of,
+ * maybe another tenant's: taking it over would give the faulting process
+ * memory its own cgroup never pays for.
+ */
+static bool ksm_folio_charged_to(struct folio *folio, struct mm_struct *mm)
+{
+#ifdef CONFIG_MEMCG
+	bool same;
+
+	if (mem_cgroup_disabled())
+		return true;
+	rcu_read_lock();
+	same = folio_memcg(folio) ==
+	       mem_cgroup_from_task(rcu_dereference(mm->owner));
+	rcu_read_unlock();
+	return same;
+#else
+	return true;
+#endif
+}
+
 /**
  * __ksm_reuse_folio - let a write fault take over a KSM folio in place
  * @folio: a KSM folio mapped by the faulting pte
@@ -195,7 +217,8 @@ atomic_long_t ksm_pages_reused = ATOMIC_LONG_INIT(0);
  * The folio must be mapped by that pte only, with no other reference: not
  * in the swap cache (swap ptes may still point at it), not pinned or held
  * by GUP, and not held by ksmd, which keeps a reference on every KSM folio
- * it merges into.  Freezing the refcount at one while the folio turns into
+ * it merges into.  It must also be charged to the faulting process's
+ * memory cgroup.  Freezing the refcount at one while the folio turns into
  * an anonymous folio of @vma makes the check and the change one step for
  * ksmd: its folio_try_get() fails during the change, and once it succeeds
  * the folio no longer looks like the stable node's, so nothing can merge
@@ -217,6 +240,7 @@ bool __ksm_reuse_folio(struct folio *folio, struct vm_area_struct *vma,
 	if (folio_ref_count(folio) != 1 || !folio_trylock(folio))
 		return false;
 	if (!folio_test_ksm(folio) || folio_test_swapcache(folio) ||
+	    !ksm_folio_charged_to(folio, vma->vm_mm) ||
 	    !folio_ref_freeze(folio, 1)) {
 		folio_unlock(folio);
 		return false;

@@ -207,17 +207,113 @@ static void test_exit(void)
 	munmap(p, N * ksmt_page_size);
 }
 
+#define CG_A	"ksmt_reuse_a"
+#define CG_B	"ksmt_reuse_b"
+
+static char *cg_area;
+
+/* Own copies of the pages of cg_area, allocated in cgroup A. */
+static char cg_child_fn(char cmd, void *arg)
+{
+	int i, kept = 0;
+
+	switch (cmd) {
+	case 's':
+		if (!ksmt_cgroup_enter(CG_A, getpid()))
+			return 'n';
+		ksmt_fill_range(cg_area, N, 5, false);
+		ksmt_mergeable(cg_area, N);
+		return 'y';
+	case 'w':	/* write every page, answer how many kept their frame */
+		for (i = 0; i < N; i++) {
+			uint64_t pfn = ksmt_pfn(0, cg_area + i * ksmt_page_size);
+
+			cg_area[i * ksmt_page_size] ^= 0x55;
+			kept += pfn == ksmt_pfn(0, cg_area + i * ksmt_page_size);
+		}
+		return '0' + kept;
+	}
+	return 'n';
+}
+
+/*
+ * A KSM page keeps the memory cgroup charge of the page it was made of.
+ * Taken over in place by a process of another cgroup, it would be memory
+ * that process writes to but its cgroup never pays for: such a write must
+ * copy.  This process (cgroup B) and a worker (cgroup A) each allocate
+ * their own copies of the same pages, which merge; then the one whose
+ * cgroup the KSM pages are charged to lets go of them, and the other
+ * writes.
+ */
+static void test_foreign_memcg(void)
+{
+	uint64_t mine[N], before[N], after[N];
+	int i, from_me = 0, kept, own;
+	struct ksmt_worker w;
+	char self[16];
+	long start;
+	bool ok;
+
+	if (!ksmt_cgroup_make(CG_A) || !ksmt_cgroup_make(CG_B) ||
+	    !ksmt_cgroup_enter(CG_B, getpid())) {
+		ksft_test_result_fail("no memory cgroups\n");
+		return;
+	}
+	cg_area = ksmt_map(N);
+	ksmt_fill_range(cg_area, N, 5, false);
+	ksmt_worker_start(&w, cg_child_fn, NULL);
+	for (i = 0; i < N; i++)
+		mine[i] = ksmt_pfn(0, cg_area + i * ksmt_page_size);
+	ksmt_mergeable(cg_area, N);
+	ok = merge_and_stop(N, N);
+	for (i = 0; i < N; i++)
+		from_me += ksmt_pfn(0, cg_area + i * ksmt_page_size) == mine[i];
+	start = ksmt_get("pages_reused");
+	if (from_me * 2 >= N) {
+		/* mostly charged to B: B lets go, A writes */
+		char c = 0;
+
+		munmap(cg_area, N * ksmt_page_size);
+		cg_area = NULL;
+		if (write(w.cmd, "w", 1) != 1 || read(w.reply, &c, 1) != 1)
+			ok = false;
+		kept = c - '0';
+		own = N - from_me;
+	} else {
+		ksmt_worker_stop(&w);
+		write_pages(cg_area, N, 0x55, before, after);
+		kept = same_frames(before, after, N);
+		own = from_me;
+		ok = ok && written_contents(cg_area, N, 0x55, 5);
+	}
+	ksft_print_msg("%d of %d KSM pages charged to the writer's cgroup, %d kept their frame\n",
+		       own, N, kept);
+	/* only the pages charged to the writer's own cgroup are reused */
+	ok = ok && kept == own && reused_delta(start, own);
+	ksft_test_result(ok, "a KSM page charged to another cgroup is copied on write\n");
+	if (cg_area)
+		munmap(cg_area, N * ksmt_page_size);
+	else
+		ksmt_worker_stop(&w);
+	ksmt_stop_unmerge();
+	snprintf(self, sizeof(self), "%d", getpid());
+	ksmt_write_path(KSMT_CGROOT "/cgroup.procs", self);
+	ksmt_cgroup_remove(CG_A);
+	ksmt_cgroup_remove(CG_B);
+}
+
 int main(void)
 {
 	ksmt_start();
 	if (access(KSMT_DIR "pages_reused", F_OK))
 		ksft_exit_skip("no " KSMT_DIR "pages_reused: KSM pages are always copied\n");
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksmt_setup();
 
 	test_pairs();
 	test_vmsplice();
 	test_exit();
+	test_foreign_memcg();
 
 	ksmt_restore();
 	ksft_finished();
