@@ -180,9 +180,12 @@ static int ksm_wrprotect(struct vm_area_struct *vma, struct folio *folio,
 	struct mmu_notifier_range range;
 	int err = -EFAULT;
 
+	/*
+	 * No folio_maybe_dma_pinned() shortcut: a small folio mapped by 1024
+	 * processes would look pinned.  The exact reference count test in
+	 * ksm_wrprotect_pte() refuses pinned folios all the same.
+	 */
 	if (WARN_ON_ONCE(folio_test_large(folio)))
-		return -EFAULT;
-	if (folio_maybe_dma_pinned(folio))
 		return -EFAULT;
 	pvmw.address = page_address_in_vma(&folio->page, vma);
 	if (pvmw.address == -EFAULT)
