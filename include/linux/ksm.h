@@ -60,18 +60,37 @@ static inline void ksm_might_unmap_zero_page(struct mm_struct *mm, pte_t pte)
 }
 
 /*
+ * A new mm starts with nothing merged, whatever the parent's counts that
+ * fork copied along with the rest of its mm_struct.
+ */
+static inline void ksm_mm_init_counters(struct mm_struct *mm)
+{
+	mm->ksm_merging_pages = 0;
+	mm->ksm_rmap_items = 0;
+	atomic_long_set(&mm->ksm_zero_pages, 0);
+}
+
+/*
+ * Fork copies a pte that maps no normal page: if it is a KSM zero page
+ * mapping, the child has one more.  Counting the mappings as they are
+ * copied stays exact while the parent's threads and ksmd change them up
+ * to the moment fork takes their vma.
+ */
+static inline void ksm_copy_zero_pte(struct mm_struct *dst_mm, pte_t pte)
+{
+	if (is_ksm_zero_pte(pte))
+		ksm_map_zero_page(dst_mm);
+}
+
+/*
  * A child of a registered mm is registered too (best effort).  It starts
- * with no items and no merged pages of its own to count, but it inherited
- * the parent's KSM zero page mappings, which add to the global count.
+ * with no items and no merged pages of its own to count; its KSM zero
+ * page mappings were counted as fork copied them.
  */
 static inline void ksm_fork(struct mm_struct *mm, struct mm_struct *oldmm)
 {
-	if (!test_bit(MMF_VM_MERGEABLE, &oldmm->flags))
-		return;
-	mm->ksm_merging_pages = 0;
-	mm->ksm_rmap_items = 0;
-	atomic_long_add(atomic_long_read(&mm->ksm_zero_pages), &ksm_zero_pages);
-	__ksm_enter(mm);
+	if (test_bit(MMF_VM_MERGEABLE, &oldmm->flags))
+		__ksm_enter(mm);
 }
 
 /* PR_SET_MEMORY_MERGE survives execve: register the new mm as well. */
@@ -128,6 +147,8 @@ static inline bool ksm_reuse_folio(struct folio *folio,
 #else  /* !CONFIG_KSM */
 
 /* Without KSM nothing is ever merged: registration and exit are no-ops. */
+static inline void ksm_mm_init_counters(struct mm_struct *mm) { }
+static inline void ksm_copy_zero_pte(struct mm_struct *dst_mm, pte_t pte) { }
 static inline void ksm_fork(struct mm_struct *mm, struct mm_struct *oldmm) { }
 static inline int ksm_execve(struct mm_struct *mm) { return 0; }
 static inline void ksm_exit(struct mm_struct *mm) { }
