@@ -76,8 +76,10 @@ series_sum() {
 # 1. Patches: re-push the whole series when it changed.
 cd "$tree"
 if [ "$(cat "$state/series.sum" 2>/dev/null)" != "$(series_sum)" ]; then
+	# Forced: the patches in .pc are the old ones, which the changed
+	# files no longer reverse; quilt restores its own backups.
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
-		quilt pop -a -q >/dev/null
+		quilt pop -a -q -f >/dev/null
 	fi
 	rm -f "$state/series.sum"
 fi
