@@ -215,16 +215,17 @@ static bool ksm_folio_charged_to(struct folio *folio, struct mm_struct *mm)
  * @addr: the address of the fault
  *
  * The folio must be mapped by that pte only, with no other reference: not
- * in the swap cache (swap ptes may still point at it), not pinned or held
- * by GUP, and not held by ksmd, which keeps a reference on every KSM folio
- * it merges into.  It must also be charged to the faulting process's
- * memory cgroup.  Freezing the refcount at one while the folio turns into
- * an anonymous folio of @vma makes the check and the change one step for
- * ksmd: its folio_try_get() fails during the change, and once it succeeds
- * the folio no longer looks like the stable node's, so nothing can merge
- * into the folio any more.  The stable node goes stale, as if the folio
- * had been freed, and ksmd drops it lazily.  The folio lock keeps rmap
- * walks (which read the node's items) and migration away meanwhile.
+ * pinned or held by GUP, and not held by ksmd, which keeps a reference on
+ * every KSM folio it merges into; a swap cache reference is dropped first
+ * if no swap entry needs it any more.  It must also be charged to the
+ * faulting process's memory cgroup.  Freezing the refcount at one while
+ * the folio turns into an anonymous folio of @vma makes the check and the
+ * change one step for ksmd: its folio_try_get() fails during the change,
+ * and once it succeeds the folio no longer looks like the stable node's,
+ * so nothing can merge into the folio any more.  The stable node goes
+ * stale, as if the folio had been freed, and ksmd drops it lazily.  The
+ * folio lock keeps rmap walks (which read the node's items), migration
+ * and swap cache changes away meanwhile.
  *
  * Context: the page table lock of the faulting pte is held.
  * Return: true if @folio is now an anonymous folio mapped at @addr only;
@@ -233,18 +234,20 @@ static bool ksm_folio_charged_to(struct folio *folio, struct mm_struct *mm)
 bool __ksm_reuse_folio(struct folio *folio, struct vm_area_struct *vma,
 		       unsigned long addr)
 {
-	if (folio_test_large(folio) || folio_test_swapcache(folio))
+	if (folio_test_large(folio))
 		return false;
 	if (!folio_test_lru(folio))
 		lru_add_drain();	/* an LRU batch may hold a reference */
-	if (folio_ref_count(folio) != 1 || !folio_trylock(folio))
+	if (folio_ref_count(folio) > 1 + folio_test_swapcache(folio) ||
+	    !folio_trylock(folio))
 		return false;
-	if (!folio_test_ksm(folio) || folio_test_swapcache(folio) ||
-	    !ksm_folio_charged_to(folio, vma->vm_mm) ||
-	    !folio_ref_freeze(folio, 1)) {
-		folio_unlock(folio);
-		return false;
-	}
+	if (!folio_test_ksm(folio) ||
+	    !ksm_folio_charged_to(folio, vma->vm_mm))
+		goto unlock;
+	if (folio_test_swapcache(folio) && !folio_free_swap(folio))
+		goto unlock;
+	if (!folio_ref_freeze(folio, 1))
+		goto unlock;
 	VM_WARN_ON_ONCE_FOLIO(folio_mapcount(folio) != 1, folio);
 	folio_move_anon_rmap(folio, vma);
 	folio->index = linear_page_index(vma, addr);
@@ -253,6 +256,9 @@ bool __ksm_reuse_folio(struct folio *folio, struct vm_area_struct *vma,
 	folio_unlock(folio);
 	atomic_long_inc(&ksm_pages_reused);
 	return true;
+unlock:
+	folio_unlock(folio);
+	return false;
 }
 
 #ifdef CONFIG_MEMORY_FAILURE

@@ -304,6 +304,75 @@ static void test_memcg_reclaim(void)
 	cg_leave();
 }
 
+/*
+ * A KSM page still in the swap cache from its swap-in, and mapped once:
+ * a write takes it over in place once its swap slot is let go, as an
+ * anonymous page's would be.  zram swaps a page in past the swap cache
+ * when its slot has a single user: a child forked while the pages are
+ * out shares the slots, so that swap-in goes through the swap cache.
+ */
+static void test_swapcache_reuse(void)
+{
+	int i, in_cache = 0, kept = 0;
+	pid_t child;
+	long reused;
+	char *p;
+	bool ok;
+
+	if (access(KSMT_DIR "pages_reused", F_OK)) {
+		ksft_test_result_skip("no pages_reused: KSM pages are always copied\n");
+		return;
+	}
+	p = ksmt_map(NPAGES);
+	ksmt_fill_range(p, PAT, 4, false);
+	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 4, false);
+	madvise(p, NPAGES * ksmt_page_size, MADV_PAGEOUT);
+	ok = count_swapped(p, NPAGES) == NPAGES;
+	fflush(stdout);
+	child = fork();
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	/* read back: the folios stay in the swap cache, swap is not full */
+	ok = ok && child > 0 && ksmt_check_range(p, PAT, 4, false) &&
+	     ksmt_check_range(p + PAT * ksmt_page_size, PAT, 4, false);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	ksmt_mergeable(p, NPAGES);
+	ksmt_set("run", 1);
+	ok = ok && ksmt_wait_merged(PAT, PAT);
+	ksmt_set("run", 0);
+	/* the first copies are copied: the KSM pages are left mapped once */
+	for (i = 0; i < PAT; i++)
+		p[i * ksmt_page_size] ^= 1;
+	for (i = PAT; i < NPAGES; i++)
+		in_cache += !!(ksmt_kpageflags(ksmt_pfn(0, p + i * ksmt_page_size)) &
+			       (1ULL << KSMT_KPF_SWAPCACHE));
+	reused = ksmt_get("pages_reused");
+	for (i = PAT; i < NPAGES; i++) {
+		uint64_t pfn = ksmt_pfn(0, p + i * ksmt_page_size);
+
+		p[i * ksmt_page_size] ^= 2;
+		kept += pfn && pfn == ksmt_pfn(0, p + i * ksmt_page_size);
+	}
+	reused = ksmt_get("pages_reused") - reused;
+	ksft_print_msg("%d of %d KSM pages in the swap cache; %d kept their frame, %ld reused\n",
+		       in_cache, PAT, kept, reused);
+	ok = ok && in_cache == PAT && kept == PAT && reused == PAT;
+	for (i = 0; i < PAT; i++) {
+		p[i * ksmt_page_size] ^= 1;
+		p[(PAT + i) * ksmt_page_size] ^= 2;
+	}
+	ok = ok && ksmt_check_range(p, PAT, 4, false) &&
+	     ksmt_check_range(p + PAT * ksmt_page_size, PAT, 4, false);
+	ksft_test_result(ok, "a KSM page in the swap cache, mapped once, is reused on write\n");
+	ksmt_stop_unmerge();
+	munmap(p, NPAGES * ksmt_page_size);
+}
+
 int main(void)
 {
 	int ret;
@@ -314,11 +383,12 @@ int main(void)
 		ksft_exit_skip("zram0 not available for swap\n");
 	if (ret < 0)
 		ksft_exit_fail_msg("setting up swap on zram0 failed\n");
-	ksft_set_plan(2);
+	ksft_set_plan(3);
 	ksmt_setup();
 
 	test_pageout();
 	test_memcg_reclaim();
+	test_swapcache_reuse();
 
 	ksmt_restore();
 	zram_swap_teardown();
