@@ -438,17 +438,22 @@ static bool ksm_merged_at(struct vm_area_struct *vma, unsigned long addr)
  * Replace what KSM merged at @addr by a private copy, as a write would.
  * The fault may back out (e.g. on a racing accessed-bit update), so try
  * until the page is no longer merged.  SIGBUS means truncation unmapped it
- * for us; an OOM is reported, and the caller keeps VM_MERGEABLE so that a
- * later pass retries.
+ * for us, and a poisoned KSM page cannot be copied at all: every access to
+ * it raises SIGBUS, so it is left as it is.  An OOM or a fatal signal is
+ * reported, and the caller keeps VM_MERGEABLE so that a later pass
+ * retries.
  */
 static int ksm_break_cow_at(struct vm_area_struct *vma, unsigned long addr)
 {
 	const vm_fault_t fatal = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV |
-				 VM_FAULT_OOM;
+				 VM_FAULT_OOM | VM_FAULT_HWPOISON |
+				 VM_FAULT_HWPOISON_LARGE;
 	vm_fault_t ret;
 
 	do {
 		cond_resched();
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		if (!ksm_merged_at(vma, addr))
 			return 0;
 		/* Remote: on behalf of another task, and no pkey checks. */
