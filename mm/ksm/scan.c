@@ -512,24 +512,37 @@ static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
 		ksm_mm_release(kmm);
 }
 
+/* What ksm_scan_vmas() ended with. */
+enum ksm_scan_result {
+	KSM_SCAN_FOUND,		/* a page to visit; mmap_lock dropped */
+	KSM_SCAN_DONE,		/* no more pages; mmap_lock still held */
+	KSM_SCAN_YIELD,		/* let others have mmap_lock; dropped */
+};
+
 /*
- * Find the next page to visit in the mm under the cursor.  Returns true if
- * ksmd should stop there, with *@itemp (NULL if no memory for an item) and
- * *@pagep (referenced); false when the mm is done and the cursor moved.
+ * Smart scan may pass over many pages in one go.  Do not make exit_mmap()
+ * or a writer of mmap_lock wait through all of them: the cursor keeps our
+ * place.
  */
-static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
-			struct ksm_item **itemp)
+static bool ksm_should_yield(struct mm_struct *mm)
 {
-	struct mm_struct *mm = kmm->slot.mm;
+	return ksm_mm_exiting(mm) || mmap_lock_is_contended(mm);
+}
+
+/*
+ * Walk the VM_MERGEABLE vmas of the mm under the cursor, from the cursor
+ * on, with its mmap_lock held for reading.  On KSM_SCAN_FOUND, *@itemp
+ * is the item (NULL if no memory for one) and *@pagep the page
+ * (referenced).
+ */
+static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
+					  struct page **pagep,
+					  struct ksm_item **itemp)
+{
 	struct vm_area_struct *vma;
 	struct ksm_found found;
 	struct ksm_item *item;
 	struct vma_iterator vmi;
-
-	if (!ksm_lock_mm_read(mm)) {
-		ksm_leave_mm(kmm, false);
-		return false;
-	}
 
 	vma_iter_init(&vmi, mm, ksm_cursor.addr);
 	for_each_vma(vmi, vma) {
@@ -555,21 +568,49 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 				folio_put(found.folio);
 				mmap_read_unlock(mm);
 				*itemp = NULL;
-				return true;
+				return KSM_SCAN_FOUND;
 			}
 			ksm_cursor.link = &item->next;
 			ksm_cursor.addr += PAGE_SIZE;
-			if (ksm_smart_skip(found.page, item)) {
-				folio_put(found.folio);
-				cond_resched();
-				continue;
+			if (!ksm_smart_skip(found.page, item)) {
+				mmap_read_unlock(mm);
+				*pagep = found.page;
+				*itemp = item;
+				return KSM_SCAN_FOUND;
 			}
-			mmap_read_unlock(mm);
-			*pagep = found.page;
-			*itemp = item;
-			return true;
+			folio_put(found.folio);
+			if (ksm_should_yield(mm)) {
+				mmap_read_unlock(mm);
+				return KSM_SCAN_YIELD;
+			}
+			cond_resched();
 		}
 	}
+	return KSM_SCAN_DONE;
+}
+
+/*
+ * Find the next page to visit in the mm under the cursor.  Returns true if
+ * ksmd should stop there, with *@itemp (NULL if no memory for an item) and
+ * *@pagep (referenced); false when the mm is done and the cursor moved.
+ */
+static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
+			struct ksm_item **itemp)
+{
+	struct mm_struct *mm = kmm->slot.mm;
+	enum ksm_scan_result res;
+
+	do {
+		cond_resched();
+		if (!ksm_lock_mm_read(mm)) {
+			ksm_leave_mm(kmm, false);
+			return false;
+		}
+		res = ksm_scan_vmas(mm, pagep, itemp);
+	} while (res == KSM_SCAN_YIELD);
+
+	if (res == KSM_SCAN_FOUND)
+		return true;
 	ksm_leave_mm(kmm, true);
 	return false;
 }
