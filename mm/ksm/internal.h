@@ -181,7 +181,16 @@ struct ksm_stats {
 	unsigned long skipped;		/* pages passed over by smart scan */
 };
 
+/*
+ * state.c: the configuration and state every file may use.  The files of
+ * mm/ksm/ call each other top down only, in the order of the declarations
+ * below (sysfs.c first): Documentation/mm/ksm.rst has the file table.
+ */
 extern struct ksm_config ksm_cfg;
+extern unsigned long ksm_advisor_max_pages;	/* sysfs */
+extern unsigned long ksm_advisor_min_pages;	/* sysfs */
+extern unsigned int ksm_advisor_max_cpu;	/* sysfs */
+extern unsigned long ksm_advisor_target_secs;	/* sysfs */
 extern struct ksm_stats ksm_stats;
 extern struct ksm_cursor ksm_cursor;
 extern struct ksm_mm ksm_mm_head;	/* list head of registered mms */
@@ -190,10 +199,16 @@ extern struct mutex ksm_scan_mutex;
 extern spinlock_t ksm_list_lock;
 extern wait_queue_head_t ksm_thread_wait;
 extern wait_queue_head_t ksm_iter_wait;
+extern unsigned long ksm_no_skip_before;	/* see ksm_note_new_candidates() */
 extern struct rb_root *ksm_stable_roots;	/* ksmd */
 extern struct rb_root *ksm_unstable_roots;	/* ksmd */
+extern int ksm_nr_roots;	/* ksmd: roots of each kind, 1 or nr_node_ids */
 extern struct list_head ksm_migrated_nodes;	/* ksmd */
 extern u32 ksm_zero_csum;
+extern atomic_long_t ksm_pages_reused;
+
+void ksm_note_new_candidates(void);
+int ksm_use_node_roots(void);
 
 /* Index of the tree (stable or unstable) in which a pfn belongs. */
 static inline int ksm_tree_nid(unsigned long pfn)
@@ -255,11 +270,54 @@ enum ksm_folio_lock {
 	KSM_FOLIO_TRYLOCKED,	/* ERR_PTR(-EBUSY) if the lock is taken */
 };
 
+/*
+ * Make @folio point at its stable node @snode, or with @snode NULL mark it
+ * a KSM folio not yet in a tree; @folio is small, anonymous and locked,
+ * with no exclusive page.
+ */
+static inline void ksm_folio_set_snode(struct folio *folio,
+				       struct ksm_snode *snode)
+{
+	VM_WARN_ON_FOLIO(folio_test_anon(folio) &&
+			 PageAnonExclusive(&folio->page), folio);
+	folio->mapping = (void *)((unsigned long)snode | PAGE_MAPPING_KSM);
+}
+
+/* sysfs.c */
+int __init ksm_sysfs_init(void);
+
+/* scan.c */
+int __init ksm_scan_init(void);
+struct task_struct * __init ksm_start_thread(void);
+u32 ksm_page_csum(struct page *page);
+void ksm_advisor_set(bool scan_time);
+bool ksm_advisor_active(void);
+void ksm_scan_restart(void);
+int ksm_unmerge_everything(void);
+
+/* mm.c */
+int __init ksm_mm_init(void);
+bool ksm_vma_compatible(struct vm_area_struct *vma);
+struct ksm_mm *ksm_cursor_step(struct ksm_mm *from, bool reap);
+void ksm_mm_release(struct ksm_mm *kmm);
+
+/* rmap.c */
+void ksm_wait_while_offlining(void);
+void __init ksm_hotplug_init(void);
+
+/* merge.c */
+int ksm_merge_zero(struct ksm_item *item, struct page *page);
+int ksm_merge_with(struct ksm_item *item, struct page *page,
+		   struct page *kpage, struct ksm_anchor *at);
+void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, bool remote);
+int ksm_unmerge_mm(struct mm_struct *mm);
+
 /* stable.c */
 int __init ksm_stable_init(void);
 struct folio *ksm_snode_folio(struct ksm_snode *snode,
 			      enum ksm_folio_lock how);
-void ksm_folio_set_snode(struct folio *folio, struct ksm_snode *snode);
 void ksm_stable_unlink_item(struct ksm_item *item);
 void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 			 const struct ksm_anchor *at, bool over_limit);
@@ -277,48 +335,15 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 				    struct page **match);
 void ksm_unstable_unlink_item(struct ksm_item *item);
 
-/* scan.c */
-int __init ksm_scan_init(void);
-struct task_struct * __init ksm_start_thread(void);
-void ksm_item_untrack(struct ksm_item *item);
-void ksm_items_free_from(struct ksm_item **link);
-u32 ksm_page_csum(struct page *page);
-void ksm_advisor_set(bool scan_time);
-void ksm_note_new_candidates(void);
-void ksm_scan_restart(void);
-bool ksm_advisor_active(void);
-extern unsigned long ksm_advisor_max_pages;
-extern unsigned long ksm_advisor_min_pages;
-extern unsigned int ksm_advisor_max_cpu;
-extern unsigned long ksm_advisor_target_secs;
-
-/* merge.c */
+/* item.c */
+int __init ksm_items_init(void);
+struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr);
+void ksm_item_free(struct ksm_item *item);
 bool ksm_lock_mm(struct mm_struct *mm);
 bool ksm_lock_mm_read(struct mm_struct *mm);
 void ksm_unlock_mm(struct mm_struct *mm);
 struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
 					 unsigned long addr);
 struct page *ksm_item_get_page(struct ksm_item *item);
-int ksm_merge_zero(struct ksm_item *item, struct page *page);
-int ksm_merge_with(struct ksm_item *item, struct page *page,
-		   struct page *kpage, struct ksm_anchor *at);
-void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end, bool remote);
-int ksm_unmerge_everything(void);
-
-/* mm.c */
-int __init ksm_mm_init(void);
-bool ksm_vma_compatible(struct vm_area_struct *vma);
-struct ksm_mm *ksm_cursor_step(struct ksm_mm *from, bool reap);
-void ksm_mm_release(struct ksm_mm *kmm);
-
-/* rmap.c */
-extern atomic_long_t ksm_pages_reused;
-void ksm_wait_while_offlining(void);
-void __init ksm_hotplug_init(void);
-
-/* sysfs.c */
-int __init ksm_sysfs_init(void);
 
 #endif /* _MM_KSM_INTERNAL_H */

@@ -26,107 +26,6 @@
 #include "../internal.h"
 #include "internal.h"
 
-/**
- * ksm_lock_mm - pin @mm and take its mmap_lock for reading
- * @mm: an mm that ksmd holds by mmgrab() only
- *
- * Return: false, with nothing taken, if @mm is already exiting.
- */
-bool ksm_lock_mm(struct mm_struct *mm)
-{
-	if (!mmget_not_zero(mm))
-		return false;
-	mmap_read_lock(mm);
-	return true;
-}
-
-/**
- * ksm_lock_mm_read - take @mm's mmap_lock for reading, to look only
- * @mm: an mm that ksmd holds by mmgrab() only
- *
- * Enough to walk the page tables and take page references: exit_mmap()
- * frees page tables only with the mmap_lock held for writing.  Lookups
- * are frequent (one per unstable tree node compared), and this spares
- * them the two atomics of ksm_lock_mm(), which changing ptes needs.
- * Release with mmap_read_unlock().
- *
- * Return: false, with nothing taken, if @mm is already exiting.
- */
-bool ksm_lock_mm_read(struct mm_struct *mm)
-{
-	mmap_read_lock(mm);
-	if (!ksm_mm_exiting(mm))
-		return true;
-	mmap_read_unlock(mm);
-	return false;
-}
-
-/**
- * ksm_unlock_mm - undo ksm_lock_mm()
- * @mm: the mm
- */
-void ksm_unlock_mm(struct mm_struct *mm)
-{
-	mmap_read_unlock(mm);
-	mmput_async(mm);
-}
-
-/**
- * ksm_mergeable_vma - the VM_MERGEABLE vma with anon pages covering @addr
- * @mm: the mm, with its mmap_lock held
- * @addr: the address
- *
- * Return: the vma, or NULL when the area is gone or no longer mergeable.
- */
-struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
-					 unsigned long addr)
-{
-	struct vm_area_struct *vma = NULL;
-
-	if (!ksm_mm_exiting(mm))
-		vma = vma_lookup(mm, addr);
-	if (vma && (vma->vm_flags & VM_MERGEABLE) && vma->anon_vma)
-		return vma;
-	return NULL;
-}
-
-/**
- * ksm_item_get_page - the anonymous page mapped where @item is, if any
- * @item: the item
- *
- * Return: the page, referenced, or NULL.
- */
-struct page *ksm_item_get_page(struct ksm_item *item)
-{
-	unsigned long addr = ksm_item_addr(item);
-	struct mm_struct *mm = item->mm;
-	struct vm_area_struct *vma;
-	struct page *page = NULL;
-	struct folio_walk fw;
-	struct folio *folio;
-
-	if (!ksm_lock_mm_read(mm))
-		return NULL;
-	vma = ksm_mergeable_vma(mm, addr);
-	if (vma) {
-		folio = folio_walk_start(&fw, vma, addr, 0);
-		if (folio) {
-			if (folio_test_anon(folio) &&
-			    !folio_is_zone_device(folio)) {
-				folio_get(folio);
-				page = fw.page;
-			}
-			folio_walk_end(&fw, vma);
-		}
-	}
-	if (page) {
-		flush_anon_page(vma, page, addr);
-		flush_dcache_page(page);
-	}
-	mmap_read_unlock(mm);
-	return page;
-}
-
 /*
  * Write-protect the pte found by @pvmw, unless someone may be writing to
  * the folio behind our back (a GUP pin, O_DIRECT in flight) or the folio
@@ -383,8 +282,7 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * @kpage: the KSM page, or NULL to make @page a new KSM page
  * @at: filled in on success
  *
- * On success @item is out of any tree and @at tells where rmap will find
- * the new mapping, holding a reference on its anon_vma: the caller passes
+ * On success @at tells where rmap will find the new mapping, holding a reference on its anon_vma: the caller passes
  * it on to ksm_stable_add_item(), or drops it with ksm_undo_merge().
  *
  * Return: 0 if merged, -EFAULT otherwise.
@@ -403,7 +301,6 @@ int ksm_merge_with(struct ksm_item *item, struct page *page,
 	if (vma)
 		err = ksm_merge_one(vma, page, kpage);
 	if (!err) {
-		ksm_item_untrack(item);
 		/* Taken under mmap_lock, while the vma pins the anon_vma. */
 		at->anon_vma = vma->anon_vma;
 		at->index = linear_page_index(vma, addr);
@@ -621,8 +518,13 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	return more;
 }
 
-/* run=2 on one mm, with its mmap_lock held for reading. */
-static int ksm_unmerge_mm(struct mm_struct *mm)
+/**
+ * ksm_unmerge_mm - break every KSM merge in @mm, for run=2
+ * @mm: an mm held by mmgrab(), with its mmap_lock held for reading
+ *
+ * Return: 0, or the error (signal, OOM) that stopped the walk.
+ */
+int ksm_unmerge_mm(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
@@ -635,55 +537,5 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 		if (err)
 			return err;
 	}
-	return 0;
-}
-
-/**
- * ksm_unmerge_everything - undo all merging, for sysfs "run" = 2
- *
- * Walks the registered mms with ksmd's cursor (ksmd is stopped: the
- * caller holds ksm_scan_mutex), unmerging and dropping all items, then
- * empties the stable trees.  Mms found exiting are unregistered.
- *
- * Return: 0, or the error (signal, OOM) that stopped the walk.
- */
-int ksm_unmerge_everything(void)
-{
-	struct ksm_mm *kmm;
-	struct mm_struct *mm;
-	bool exiting;
-	int err;
-
-	spin_lock(&ksm_list_lock);
-	ksm_cursor.kmm = list_first_entry(&ksm_mm_head.slot.mm_node,
-					  struct ksm_mm, slot.mm_node);
-	spin_unlock(&ksm_list_lock);
-
-	while ((kmm = ksm_cursor.kmm) != &ksm_mm_head) {
-		mm = kmm->slot.mm;
-		if (ksm_lock_mm_read(mm)) {
-			err = ksm_unmerge_mm(mm);
-			mmap_read_unlock(mm);
-			if (err) {
-				spin_lock(&ksm_list_lock);
-				ksm_cursor.kmm = &ksm_mm_head;
-				spin_unlock(&ksm_list_lock);
-				return err;
-			}
-		}
-		/* Exiting now, or gone while we were at it. */
-		exiting = ksm_mm_exiting(mm);
-		ksm_items_free_from(&kmm->items);
-
-		ksm_cursor_step(kmm, exiting);
-		if (exiting) {
-			clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-			clear_bit(MMF_VM_MERGEABLE, &mm->flags);
-			ksm_mm_release(kmm);
-		}
-	}
-
-	/* KSM folios still mapped by exiting mms stay: that is fine. */
-	ksm_stable_remove_all();
 	return 0;
 }

@@ -31,11 +31,6 @@
 static DEFINE_HASHTABLE(ksm_mm_hash, KSM_MM_HASH_BITS);	/* ksm_list_lock */
 static struct kmem_cache *ksm_mm_cache;
 
-DEFINE_SPINLOCK(ksm_list_lock);
-struct ksm_mm ksm_mm_head = {
-	.slot.mm_node = LIST_HEAD_INIT(ksm_mm_head.slot.mm_node),
-};
-
 /**
  * ksm_mm_init - create the slab cache of struct ksm_mm
  *

@@ -183,9 +183,6 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 	return copy;
 }
 
-/* KSM folios taken over in place by a write fault, for sysfs. */
-atomic_long_t ksm_pages_reused = ATOMIC_LONG_INIT(0);
-
 /*
  * A KSM folio keeps the memory cgroup charge of the page it was made of,
  * maybe another tenant's: taking it over would give the faulting process

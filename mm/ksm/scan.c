@@ -31,35 +31,9 @@
 #include <linux/swap.h>
 #include <linux/xxhash.h>
 
-#define CREATE_TRACE_POINTS
 #include <trace/events/ksm.h>
 
 #include "internal.h"
-
-struct ksm_config ksm_cfg = {
-	.pages_to_scan = 100,
-	.sleep_ms = 20,
-	.prune_ms = 2000,
-	.max_sharing = 256,
-	.merge_across_nodes = 1,
-	.nr_trees = 1,
-	.use_zero_pages = false,
-	.smart_scan = true,
-};
-
-struct ksm_stats ksm_stats;
-struct ksm_cursor ksm_cursor = { .kmm = &ksm_mm_head };
-unsigned long ksm_run_state = KSM_RUN_STOP;
-/* Serializes ksmd's batches against the sysfs writes reshaping the trees. */
-DEFINE_MUTEX(ksm_scan_mutex);
-DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
-DECLARE_WAIT_QUEUE_HEAD(ksm_iter_wait);
-u32 ksm_zero_csum __read_mostly;
-
-/* Declared in <linux/ksm.h>: zero pages KSM mapped, over all mms. */
-atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
-
-static struct kmem_cache *ksm_item_cache;
 
 /* Scan-time advisor tunables (sysfs) and state (ksmd). */
 enum ksm_advisor_mode {
@@ -68,10 +42,6 @@ enum ksm_advisor_mode {
 };
 
 static enum ksm_advisor_mode ksm_advisor;
-unsigned long ksm_advisor_max_pages = 30000;
-unsigned long ksm_advisor_min_pages = 500;
-unsigned int ksm_advisor_max_cpu = 70;
-unsigned long ksm_advisor_target_secs = 200;
 #define KSM_ADVISOR_MIN_CPU	10
 #define KSM_ADVISOR_EWMA_PCT	30	/* weight of the newest sample */
 
@@ -99,34 +69,8 @@ u32 ksm_page_csum(struct page *page)
 	return csum;
 }
 
-static struct ksm_item *ksm_item_alloc(struct mm_struct *mm,
-				       unsigned long addr)
-{
-	struct ksm_item *item;
-
-	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL |
-				 __GFP_NORETRY | __GFP_NOWARN);
-	if (!item)
-		return NULL;
-	item->mm = mm;
-	item->addr_state = addr | KSM_ITEM_LOOSE;
-	ksm_stats.items++;
-	mm->ksm_rmap_items++;
-	return item;
-}
-
-static void ksm_item_free(struct ksm_item *item)
-{
-	ksm_stats.items--;
-	item->mm->ksm_rmap_items--;
-	kmem_cache_free(ksm_item_cache, item);
-}
-
-/**
- * ksm_item_untrack - take @item out of whichever tree it is in
- * @item: the item
- */
-void ksm_item_untrack(struct ksm_item *item)
+/* Take @item out of whichever tree it is in. */
+static void ksm_item_untrack(struct ksm_item *item)
 {
 	if (ksm_item_state(item) == KSM_ITEM_STABLE)
 		ksm_stable_unlink_item(item);
@@ -135,11 +79,8 @@ void ksm_item_untrack(struct ksm_item *item)
 	cond_resched();		/* callers loop over many items */
 }
 
-/**
- * ksm_items_free_from - free the items from *@link to the end of the list
- * @link: the link to the first item to free; left NULL
- */
-void ksm_items_free_from(struct ksm_item **link)
+/* Free the items from *@link to the end of the list, leaving it NULL. */
+static void ksm_items_free_from(struct ksm_item **link)
 {
 	struct ksm_item *item;
 
@@ -186,25 +127,6 @@ static unsigned int ksm_skip_rounds(u8 age)
 	if (age > 5)
 		return 4;
 	return age > 3 ? 2 : 1;
-}
-
-/*
- * Smart scan holds off while areas registered lately get their first two
- * visits (checksum, then search): a page that failed to merge so far may
- * well match one of theirs, and must be in the unstable tree to be found.
- */
-static unsigned long ksm_no_skip_before;
-
-/**
- * ksm_note_new_candidates - new mergeable memory: retry every page
- *
- * Called when an area is made mergeable on request (madvise, prctl), not
- * for each new area of a process that merges everything: its allocations
- * would keep smart scan suspended for everybody.
- */
-void ksm_note_new_candidates(void)
-{
-	WRITE_ONCE(ksm_no_skip_before, READ_ONCE(ksm_cursor.rounds) + 3);
 }
 
 /**
@@ -691,8 +613,10 @@ static bool ksm_merge_pair(struct ksm_item *item, struct page *page,
 {
 	if (ksm_merge_with(item, page, NULL, at))
 		return false;
-	if (!ksm_merge_with(peer, peer_page, page, peer_at))
+	if (!ksm_merge_with(peer, peer_page, page, peer_at)) {
+		ksm_item_untrack(peer);		/* out of the unstable tree */
 		return true;
+	}
 	/* A KSM page mapped only once is no gain: break it again. */
 	ksm_undo_merge(item, at);
 	return false;
@@ -812,6 +736,56 @@ static void ksm_scan_batch(unsigned int nr_pages)
 	}
 }
 
+/**
+ * ksm_unmerge_everything - undo all merging, for sysfs "run" = 2
+ *
+ * Walks the registered mms with ksmd's cursor (ksmd is stopped: the
+ * caller holds ksm_scan_mutex), unmerging and dropping all items, then
+ * empties the stable trees.  Mms found exiting are unregistered.
+ *
+ * Return: 0, or the error (signal, OOM) that stopped the walk.
+ */
+int ksm_unmerge_everything(void)
+{
+	struct ksm_mm *kmm;
+	struct mm_struct *mm;
+	bool exiting;
+	int err;
+
+	spin_lock(&ksm_list_lock);
+	ksm_cursor.kmm = list_first_entry(&ksm_mm_head.slot.mm_node,
+					  struct ksm_mm, slot.mm_node);
+	spin_unlock(&ksm_list_lock);
+
+	while ((kmm = ksm_cursor.kmm) != &ksm_mm_head) {
+		mm = kmm->slot.mm;
+		if (ksm_lock_mm_read(mm)) {
+			err = ksm_unmerge_mm(mm);
+			mmap_read_unlock(mm);
+			if (err) {
+				spin_lock(&ksm_list_lock);
+				ksm_cursor.kmm = &ksm_mm_head;
+				spin_unlock(&ksm_list_lock);
+				return err;
+			}
+		}
+		/* Exiting now, or gone while we were at it. */
+		exiting = ksm_mm_exiting(mm);
+		ksm_items_free_from(&kmm->items);
+
+		ksm_cursor_step(kmm, exiting);
+		if (exiting) {
+			clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+			clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+			ksm_mm_release(kmm);
+		}
+	}
+
+	/* KSM folios still mapped by exiting mms stay: that is fine. */
+	ksm_stable_remove_all();
+	return 0;
+}
+
 static bool ksmd_has_work(void)
 {
 	return (ksm_run_state & KSM_RUN_MERGE) &&
@@ -866,8 +840,7 @@ int __init ksm_scan_init(void)
 {
 	/* The zero page checksum depends on page size and endianness. */
 	ksm_zero_csum = ksm_page_csum(ZERO_PAGE(0));
-	ksm_item_cache = KMEM_CACHE(ksm_item, 0);
-	return ksm_item_cache ? 0 : -ENOMEM;
+	return ksm_items_init();
 }
 
 /**

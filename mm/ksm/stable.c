@@ -24,10 +24,6 @@
 
 static struct kmem_cache *ksm_snode_cache;
 
-static struct rb_root ksm_single_stable_root = RB_ROOT;
-struct rb_root *ksm_stable_roots = &ksm_single_stable_root;
-LIST_HEAD(ksm_migrated_nodes);
-
 /**
  * ksm_stable_init - create the slab cache of struct ksm_snode
  *
@@ -49,18 +45,6 @@ static void ksm_snode_free(struct ksm_snode *snode)
 {
 	VM_WARN_ON_ONCE(snode->kind != KSM_SNODE_CHAIN && snode->nr_items);
 	kmem_cache_free(ksm_snode_cache, snode);
-}
-
-/**
- * ksm_folio_set_snode - make @folio point at its stable node
- * @folio: a small anonymous folio, locked, with no exclusive page
- * @snode: the stable node, or NULL for a KSM folio not yet in a tree
- */
-void ksm_folio_set_snode(struct folio *folio, struct ksm_snode *snode)
-{
-	VM_WARN_ON_FOLIO(folio_test_anon(folio) &&
-			 PageAnonExclusive(&folio->page), folio);
-	folio->mapping = (void *)((unsigned long)snode | PAGE_MAPPING_KSM);
 }
 
 static void ksm_chain_add_dup(struct ksm_snode *chain, struct ksm_snode *dup)

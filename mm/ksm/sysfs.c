@@ -189,28 +189,6 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 KSM_RW(run, "%lu", ksm_run_state);
 
 #ifdef CONFIG_NUMA
-/*
- * Switching to per-node trees for the first time: allocate the roots of
- * every node's stable and unstable tree in one go, carrying over the
- * unstable tree being built (the stable tree is empty by now).
- */
-static int ksm_use_node_roots(void)
-{
-	static bool allocated;
-	struct rb_root *roots;
-
-	if (allocated)
-		return 0;
-	roots = kcalloc(2 * nr_node_ids, sizeof(*roots), GFP_KERNEL);
-	if (!roots)
-		return -ENOMEM;
-	roots[nr_node_ids] = ksm_unstable_roots[0];
-	ksm_stable_roots = roots;
-	ksm_unstable_roots = roots + nr_node_ids;
-	allocated = true;
-	return 0;
-}
-
 static ssize_t merge_across_nodes_store(struct kobject *kobj,
 					struct kobj_attribute *attr,
 					const char *buf, size_t count)

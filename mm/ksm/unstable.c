@@ -22,9 +22,6 @@
 
 #include "internal.h"
 
-static struct rb_root ksm_single_unstable_root = RB_ROOT;
-struct rb_root *ksm_unstable_roots = &ksm_single_unstable_root;
-
 /* ksmd: how many times the unstable trees were thrown away. */
 static unsigned long ksm_unstable_gen;
 
@@ -33,16 +30,14 @@ static unsigned long ksm_unstable_gen;
  */
 void ksm_unstable_reset(void)
 {
-	int nid, nr = 1;
+	int nid;
 
 	/*
 	 * Every root there is, not just those of nr_trees: after a switch of
 	 * merge_across_nodes the other nodes' roots would keep pointing at
 	 * items freed since, for a switch back to walk.
 	 */
-	if (ksm_unstable_roots != &ksm_single_unstable_root)
-		nr = nr_node_ids;
-	for (nid = 0; nid < nr; nid++)
+	for (nid = 0; nid < ksm_nr_roots; nid++)
 		ksm_unstable_roots[nid] = RB_ROOT;
 	ksm_unstable_gen++;
 }
