@@ -3,13 +3,15 @@
  * ksm-demo: what "make run" shows.  Several processes, like the guests of
  * a KVM host, each map memory with partly identical contents (a shared
  * "image", zero pages, and private data), mark it MADV_MERGEABLE, and
- * ksmd is started.  The KSM counters are shown on one updating line until
- * they stop moving; then the memory saved is printed and every process
- * checks that what it reads is what it wrote.
+ * ksmd is started.  ksmstat (tools/mm/ksmstat.c, next to this program)
+ * shows the KSM counters once a second until they stop moving; then the
+ * memory saved and ksmstat's table of the processes are printed, and
+ * every process checks that what it reads is what it wrote.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,30 @@ static int guest(unsigned long p, int ready_fd, int go_fd)
 	return 0;
 }
 
+/* Start ksmstat from our own directory with args; its pid, or -1. */
+static pid_t ksmstat(char *const args[])
+{
+	char path[4096], *argv[8] = { path };
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+	pid_t pid;
+	int i;
+
+	if (n <= 0)
+		return -1;
+	path[n] = '\0';
+	snprintf(strrchr(path, '/') + 1, 16, "ksmstat");
+	for (i = 0; args[i] && i < 6; i++)
+		argv[i + 1] = args[i];
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(path, argv);
+		fprintf(stderr, "ksm-demo: cannot run %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -109,7 +135,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	int ready[2], go[2], status, bad = 0, stable = 0;
-	long shared, sharing, zero, profit, last = -1, scans0;
+	long sharing, zero, last = -1, scans0;
+	pid_t live, table;
 	unsigned long p, total_mib;
 	double start;
 	char c;
@@ -144,16 +171,10 @@ int main(int argc, char **argv)
 	printf("ksmd started (pages_to_scan=2000 sleep_millisecs=10 use_zero_pages=1)\n");
 	scans0 = read_knob("full_scans");
 	start = now();
+	live = ksmstat((char *[]){ "1", NULL });
 	for (;;) {
-		shared = read_knob("pages_shared");
 		sharing = read_knob("pages_sharing");
 		zero = read_knob("ksm_zero_pages");
-		profit = read_knob("general_profit");
-		printf("\r%6.1fs  pages_shared %7ld  pages_sharing %7ld",
-		       now() - start, shared, sharing);
-		printf("  ksm_zero_pages %7ld  general_profit %5ld MiB ",
-		       zero, profit >> 20);
-		fflush(stdout);
 		if (read_knob("full_scans") >= scans0 + 2 && sharing + zero == last) {
 			if (++stable == 3)
 				break;
@@ -162,14 +183,21 @@ int main(int argc, char **argv)
 		}
 		last = sharing + zero;
 		if (now() - start > 600) {
-			printf("\nksm-demo: no convergence after 600 s\n");
+			printf("ksm-demo: no convergence after 600 s\n");
 			break;
 		}
 		usleep(500000);
 	}
-	printf("\nconverged: %ld MiB of %lu MiB saved (%ld%%): %ld pages back to the system\n",
+	if (live > 0) {
+		kill(live, SIGTERM);
+		waitpid(live, NULL, 0);
+	}
+	printf("converged: %ld MiB of %lu MiB saved (%ld%%): %ld pages back to the system\n",
 	       (sharing + zero) * page_size >> 20, total_mib,
 	       (sharing + zero) * page_size * 100 / (long)(total_mib << 20), sharing + zero);
+	table = ksmstat((char *[]){ "-p", NULL });
+	if (table > 0)
+		waitpid(table, NULL, 0);
 
 	for (p = 0; p < nr_procs; p++)
 		if (write(go[1], &c, 1) != 1)
