@@ -282,8 +282,9 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * @kpage: the KSM page, or NULL to make @page a new KSM page
  * @at: filled in on success
  *
- * On success @at tells where rmap will find the new mapping, holding a reference on its anon_vma: the caller passes
- * it on to ksm_stable_add_item(), or drops it with ksm_undo_merge().
+ * On success @at tells where rmap will find the new mapping, holding a
+ * reference on its anon_vma: the caller passes it on to
+ * ksm_stable_add_item(), or drops it with ksm_undo_merge().
  *
  * Return: 0 if merged, -EFAULT otherwise.
  */

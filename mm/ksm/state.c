@@ -51,6 +51,7 @@ DEFINE_SPINLOCK(ksm_list_lock);
 struct ksm_mm ksm_mm_head = {
 	.slot.mm_node = LIST_HEAD_INIT(ksm_mm_head.slot.mm_node),
 };
+
 struct ksm_cursor ksm_cursor = { .kmm = &ksm_mm_head };
 
 /*

@@ -111,6 +111,21 @@ static ssize_t _name##_show(struct kobject *kobj,			\
 	KSM_SHOW(_name, _fmt, _val)					\
 	static struct kobj_attribute _name##_attr = __ATTR_RW(_name)
 
+/* A tunable that takes any value its parser accepts, with no side effect. */
+#define KSM_TUNABLE(_name, _fmt, _var, _type, _parse)			\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	_type val;							\
+									\
+	if (_parse(buf, &val))						\
+		return -EINVAL;						\
+	WRITE_ONCE(_var, val);						\
+	return count;							\
+}									\
+KSM_RW(_name, _fmt, _var)
+
 static ssize_t sleep_millisecs_store(struct kobject *kobj,
 				     struct kobj_attribute *attr,
 				     const char *buf, size_t count)
@@ -220,19 +235,8 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 KSM_RW(merge_across_nodes, "%u", ksm_cfg.merge_across_nodes);
 #endif
 
-static ssize_t use_zero_pages_store(struct kobject *kobj,
-				    struct kobj_attribute *attr,
-				    const char *buf, size_t count)
-{
-	bool on;
-
-	if (ksm_parse_bool(buf, &on))
-		return -EINVAL;
-	WRITE_ONCE(ksm_cfg.use_zero_pages, on);
-	return count;
-}
-
-KSM_RW(use_zero_pages, "%u", ksm_cfg.use_zero_pages);
+KSM_TUNABLE(use_zero_pages, "%u", ksm_cfg.use_zero_pages, bool,
+	    ksm_parse_bool);
 
 static ssize_t max_page_sharing_store(struct kobject *kobj,
 				      struct kobj_attribute *attr,
@@ -261,34 +265,10 @@ static ssize_t max_page_sharing_store(struct kobject *kobj,
 
 KSM_RW(max_page_sharing, "%u", ksm_cfg.max_sharing);
 
-static ssize_t stable_node_chains_prune_millisecs_store(struct kobject *kobj,
-							struct kobj_attribute *attr,
-							const char *buf,
-							size_t count)
-{
-	unsigned int ms;
+KSM_TUNABLE(stable_node_chains_prune_millisecs, "%u", ksm_cfg.prune_ms,
+	    unsigned int, ksm_parse_uint);
 
-	if (ksm_parse_uint(buf, &ms))
-		return -EINVAL;
-	WRITE_ONCE(ksm_cfg.prune_ms, ms);
-	return count;
-}
-
-KSM_RW(stable_node_chains_prune_millisecs, "%u", ksm_cfg.prune_ms);
-
-static ssize_t smart_scan_store(struct kobject *kobj,
-				struct kobj_attribute *attr,
-				const char *buf, size_t count)
-{
-	bool on;
-
-	if (ksm_parse_bool(buf, &on))
-		return -EINVAL;
-	WRITE_ONCE(ksm_cfg.smart_scan, on);
-	return count;
-}
-
-KSM_RW(smart_scan, "%u", ksm_cfg.smart_scan);
+KSM_TUNABLE(smart_scan, "%u", ksm_cfg.smart_scan, bool, ksm_parse_bool);
 
 static ssize_t advisor_mode_store(struct kobject *kobj,
 				  struct kobj_attribute *attr,
@@ -309,61 +289,18 @@ static const char *ksm_advisor_mode_str(void)
 
 KSM_RW(advisor_mode, "%s", ksm_advisor_mode_str());
 
-static ssize_t advisor_max_cpu_store(struct kobject *kobj,
-				     struct kobj_attribute *attr,
-				     const char *buf, size_t count)
-{
-	unsigned long pct;
+/* Parsed as unsigned long, as 6.12 does, into an unsigned int. */
+KSM_TUNABLE(advisor_max_cpu, "%u", ksm_advisor_max_cpu, unsigned long,
+	    ksm_parse_ulong);
 
-	if (ksm_parse_ulong(buf, &pct))
-		return -EINVAL;
-	ksm_advisor_max_cpu = pct;
-	return count;
-}
+KSM_TUNABLE(advisor_min_pages_to_scan, "%lu", ksm_advisor_min_pages,
+	    unsigned long, ksm_parse_ulong);
 
-KSM_RW(advisor_max_cpu, "%u", ksm_advisor_max_cpu);
+KSM_TUNABLE(advisor_max_pages_to_scan, "%lu", ksm_advisor_max_pages,
+	    unsigned long, ksm_parse_ulong);
 
-static ssize_t advisor_min_pages_to_scan_store(struct kobject *kobj,
-					       struct kobj_attribute *attr,
-					       const char *buf, size_t count)
-{
-	unsigned long nr;
-
-	if (ksm_parse_ulong(buf, &nr))
-		return -EINVAL;
-	ksm_advisor_min_pages = nr;
-	return count;
-}
-
-KSM_RW(advisor_min_pages_to_scan, "%lu", ksm_advisor_min_pages);
-
-static ssize_t advisor_max_pages_to_scan_store(struct kobject *kobj,
-					       struct kobj_attribute *attr,
-					       const char *buf, size_t count)
-{
-	unsigned long nr;
-
-	if (ksm_parse_ulong(buf, &nr))
-		return -EINVAL;
-	ksm_advisor_max_pages = nr;
-	return count;
-}
-
-KSM_RW(advisor_max_pages_to_scan, "%lu", ksm_advisor_max_pages);
-
-static ssize_t advisor_target_scan_time_store(struct kobject *kobj,
-					      struct kobj_attribute *attr,
-					      const char *buf, size_t count)
-{
-	unsigned long secs;
-
-	if (ksm_parse_target_secs(buf, &secs))
-		return -EINVAL;
-	ksm_advisor_target_secs = secs;
-	return count;
-}
-
-KSM_RW(advisor_target_scan_time, "%lu", ksm_advisor_target_secs);
+KSM_TUNABLE(advisor_target_scan_time, "%lu", ksm_advisor_target_secs,
+	    unsigned long, ksm_parse_target_secs);
 
 KSM_RO(pages_scanned, "%lu", ksm_stats.scanned);
 KSM_RO(pages_shared, "%lu", ksm_stats.pages_shared);
