@@ -304,35 +304,17 @@ out:
 #define F_N 32
 #define F_W 8
 
-static char fill_fn(char cmd, void *arg)
-{
-	char **pp = arg;
-
-	switch (cmd) {
-	case 's':
-		*pp = ksmt_map(F_N);
-		ksmt_fill_range(*pp, F_N, 800, false);
-		ksmt_mergeable(*pp, F_N);
-		return 'y';
-	case 'w':
-		ksmt_fill_range(*pp, F_W, 801, false);
-		return ksmt_check_range(*pp, F_W, 801, false) ? 'y' : 'n';
-	case 'c':
-		return ksmt_check_range(*pp, F_W, 801, false) &&
-		       ksmt_check(*pp + F_W * ksmt_page_size, 800, F_W) ? 'y' : 'n';
-	}
-	return 'n';
-}
-
 static void test_write_after_merge(void)
 {
+	struct ksmt_area area = { .npages = F_N, .tag = 800, .nwrite = F_W };
 	struct ksmt_worker w;
 	bool ok = true;
-	char *p = NULL;
+	char *p;
 
 	/* fork first: pages inherited from the parent would be merged too */
-	ksmt_worker_start(&w, fill_fn, &p);
-	fill_fn('s', &p);
+	ksmt_worker_start(&w, ksmt_area_fn, &area);
+	ksmt_area_fn('s', &area);
+	p = area.p;
 	ksmt_set("run", 1);
 	if (!ksmt_wait_merged(F_N, F_N)) {
 		ok = false;

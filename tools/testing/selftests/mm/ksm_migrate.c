@@ -8,22 +8,6 @@
 
 #define NPAGES 32
 
-static char child_fn(char cmd, void *arg)
-{
-	char **pp = arg;
-
-	switch (cmd) {
-	case 's':
-		*pp = ksmt_map(NPAGES);
-		ksmt_fill_range(*pp, NPAGES, 1, false);
-		ksmt_mergeable(*pp, NPAGES);
-		return 'y';
-	case 'c':
-		return ksmt_check_range(*pp, NPAGES, 1, false) ? 'y' : 'n';
-	}
-	return 'n';
-}
-
 /* Parent and child map the same KSM pages at the same addresses. */
 static bool shared_frames(pid_t child, char *p, char *cp)
 {
@@ -40,7 +24,8 @@ static bool shared_frames(pid_t child, char *p, char *cp)
 	return true;
 }
 
-static bool still_merged(struct ksmt_worker *w, char *p, char **cp)
+static bool still_merged(struct ksmt_worker *w, char *p,
+			 const struct ksmt_area *ca)
 {
 	bool ok = true;
 
@@ -62,15 +47,16 @@ static bool still_merged(struct ksmt_worker *w, char *p, char **cp)
 		ksft_print_msg("contents changed\n");
 		ok = false;
 	}
-	return ok && shared_frames(w->pid, p, *cp);
+	return ok && shared_frames(w->pid, p, ca->p);
 }
 
 int main(void)
 {
+	struct ksmt_area pa = { .npages = NPAGES, .tag = 1 }, *ca;
 	struct ksmt_worker w;
 	int from, to;
-	char **cp, *p;
 	bool ok;
+	char *p;
 
 	ksmt_start();
 	if (!ksmt_have_two_nodes())
@@ -80,17 +66,19 @@ int main(void)
 	ksmt_set("merge_across_nodes", 1);
 
 	/* shared, so that the parent knows the child's address */
-	cp = mmap(NULL, sizeof(*cp), PROT_READ | PROT_WRITE,
+	ca = mmap(NULL, sizeof(*ca), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (cp == MAP_FAILED)
+	if (ca == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	ksmt_worker_start(&w, child_fn, cp);
-	child_fn('s', &p);
+	*ca = pa;
+	ksmt_worker_start(&w, ksmt_area_fn, ca);
+	ksmt_area_fn('s', &pa);
+	p = pa.p;
 
 	ksmt_set("run", 1);
 	ok = ksmt_wait_merged(NPAGES, NPAGES);
 	ksmt_set("run", 0);
-	ok = ok && shared_frames(w.pid, p, *cp);
+	ok = ok && shared_frames(w.pid, p, ca->p);
 	ksft_test_result(ok, "parent and child merged\n");
 	if (!ok) {
 		ksft_test_result_skip("migrate from the parent: not merged\n");
@@ -106,15 +94,15 @@ int main(void)
 	to = from ? 0 : 1;
 
 	ok = ksmt_migrate(0, p, NPAGES, to) &&
-	     ksmt_range_node(w.pid, *cp, NPAGES) == to &&
-	     still_merged(&w, p, cp);
+	     ksmt_range_node(w.pid, ca->p, NPAGES) == to &&
+	     still_merged(&w, p, ca);
 	ksft_test_result(ok, "migrate node %d -> %d from the parent: both moved, still merged\n",
 			 from, to);
 
 	/* the child's mappings are the same pages: moving them moves both */
-	ok = ksmt_migrate(w.pid, *cp, NPAGES, from) &&
+	ok = ksmt_migrate(w.pid, ca->p, NPAGES, from) &&
 	     ksmt_range_node(0, p, NPAGES) == from &&
-	     still_merged(&w, p, cp);
+	     still_merged(&w, p, ca);
 	ksft_test_result(ok, "migrate node %d -> %d from the child: both moved, still merged\n",
 			 to, from);
 
@@ -124,18 +112,18 @@ int main(void)
 	 */
 	ok = !mprotect(p + 8 * ksmt_page_size, 8 * ksmt_page_size, PROT_READ) &&
 	     ksmt_migrate(0, p, NPAGES, to) &&
-	     ksmt_range_node(w.pid, *cp, NPAGES) == to &&
+	     ksmt_range_node(w.pid, ca->p, NPAGES) == to &&
 	     !mprotect(p + 8 * ksmt_page_size, 8 * ksmt_page_size,
 		       PROT_READ | PROT_WRITE) &&
-	     ksmt_migrate(w.pid, *cp, NPAGES, from) &&
-	     ksmt_range_node(0, p, NPAGES) == from && still_merged(&w, p, cp);
+	     ksmt_migrate(w.pid, ca->p, NPAGES, from) &&
+	     ksmt_range_node(0, p, NPAGES) == from && still_merged(&w, p, ca);
 	ksft_test_result(ok, "migrate with the parent's vma split, then merged again\n");
 
 	/* ksmd finds the migrated pages where they are now */
 	ksmt_set("run", 1);
 	ok = ksmt_wait_merged(NPAGES, NPAGES);
 	ksmt_set("run", 0);
-	ok = ok && still_merged(&w, p, cp);
+	ok = ok && still_merged(&w, p, ca);
 	ksft_test_result(ok, "merged after rescans\n");
 out:
 	ksmt_stop_unmerge();

@@ -578,6 +578,58 @@ static inline void ksmt_worker_stop(struct ksmt_worker *w)
 	waitpid(w->pid, NULL, 0);
 }
 
+/*
+ * A worker's mergeable area, for ksmt_area_fn(): @npages pages of (@tag,
+ * index) contents, or all of (@tag, 0) with @same.  In MAP_SHARED memory,
+ * the parent sees where the worker mapped it.
+ */
+struct ksmt_area {
+	size_t npages;
+	uint64_t tag;
+	bool same;
+	size_t nwrite;		/* 'w' rewrites the first nwrite with tag + 1 */
+	size_t written;		/* pages rewritten so far */
+	char *p;		/* in the worker */
+};
+
+static inline bool ksmt_area_intact(const struct ksmt_area *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->npages; i++)
+		if (!ksmt_check(a->p + i * ksmt_page_size,
+				i < a->written ? a->tag + 1 : a->tag,
+				a->same ? 0 : i))
+			return false;
+	return true;
+}
+
+/*
+ * Commands of a worker holding a struct ksmt_area: 's' maps, fills and
+ * madvises it mergeable, 'w' rewrites its first nwrite pages, 'c' checks
+ * its contents.
+ */
+static inline char ksmt_area_fn(char cmd, void *arg)
+{
+	struct ksmt_area *a = arg;
+
+	switch (cmd) {
+	case 's':
+		a->p = ksmt_map(a->npages);
+		ksmt_fill_range(a->p, a->npages, a->tag, a->same);
+		a->written = 0;
+		ksmt_mergeable(a->p, a->npages);
+		return 'y';
+	case 'w':
+		ksmt_fill_range(a->p, a->nwrite, a->tag + 1, a->same);
+		a->written = a->nwrite;
+		/* fall through: check what was written */
+	case 'c':
+		return ksmt_area_intact(a) ? 'y' : 'n';
+	}
+	return 'n';
+}
+
 static inline char ksmt_ticker_fn(char cmd, void *arg)
 {
 	char *p;

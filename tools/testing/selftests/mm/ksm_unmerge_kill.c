@@ -15,18 +15,6 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
-static char merged_fn(char cmd, void *arg)
-{
-	char *p;
-
-	if (cmd != 's')
-		return 'n';
-	p = ksmt_map(NR_PAGES);
-	ksmt_fill_range(p, NR_PAGES, 0x3c, true);
-	ksmt_mergeable(p, NR_PAGES);
-	return 'y';
-}
-
 /*
  * A child that writes "2" to run and tells over @fd its minor faults
  * before and after; returns its pid.
@@ -53,6 +41,7 @@ static pid_t start_unmerge(int fd)
 
 int main(void)
 {
+	struct ksmt_area area = { .npages = NR_PAGES, .tag = 0x3c, .same = true };
 	long before = 0, after = 0, copies;
 	struct ksmt_worker w;
 	pid_t unmerger;
@@ -65,7 +54,7 @@ int main(void)
 	ksmt_take_over(cleanup);
 	ksmt_setup();
 
-	ksmt_worker_start(&w, merged_fn, NULL);
+	ksmt_worker_start(&w, ksmt_area_fn, &area);
 	ksmt_set("run", 1);
 	if (!ksmt_wait_merged(NR_PAGES / 256, NR_PAGES - NR_PAGES / 256))
 		ksft_exit_fail_msg("not merged\n");
