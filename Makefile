@@ -7,6 +7,9 @@
 #   make vm CMD='...' FILES='host paths'   run a command in the guest
 #   make bench               ours against upstream, side by side
 #   make profile             where ksmd's time goes, ours against upstream
+#   make export              the series as patches for git am, in build/export
+#   make export-check        apply them to a fresh 6.12 tree and build it
+#   make bisect-check        the same, building after every patch
 #   make harness-test        the harness itself, through make vm in a guest
 #
 # Every target takes IMPL=upstream to use the unmodified in-tree KSM of the
@@ -28,13 +31,16 @@ $(error IMPL must be "ours" or "upstream")
 endif
 
 .PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean \
-	harness-test
+	lint-deps export export-check bisect-check harness-test
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh
+
+lint-deps: deps
+	@$(H)/deps.sh lint
 
 prepare: deps
 	@$(H)/prepare-tree.sh . $(B) $(IMPL)
@@ -78,6 +84,17 @@ bench: tests
 # Both kernels with the ftrace function profiler, on the same workload.
 profile: tests
 	@$(H)/bench/profile.sh
+
+# The series and its checks concern our files: IMPL does not apply.
+export: lint-deps
+	@python3 $(H)/export/export.py . $(B)
+
+# These export anew themselves, once their fresh tree is ready.
+export-check: lint-deps
+	@$(H)/export/check.sh . $(B) last
+
+bisect-check: lint-deps
+	@$(H)/export/check.sh . $(B) each
 
 harness-test: build
 	@IMPL=$(IMPL) FLAVOUR=$(FLAVOUR) $(H)/harness-test.sh

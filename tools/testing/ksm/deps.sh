@@ -1,11 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Install the Debian packages the harness needs, once.
+# deps.sh [lint]: install the Debian packages the harness needs, once;
+# with "lint", also those of "make lint" and "make export".
 set -euo pipefail
 
 pkgs=(linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
       dwarves cpio xz-utils kmod rsync quilt ccache python3
       qemu-system-x86 seabios busybox-static libnuma-dev gnuplot-nox)
+if [ "${1:-}" = lint ]; then
+	pkgs+=(git sparse shellcheck flake8 python3-docutils)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
