@@ -7,6 +7,7 @@
 #   make vm CMD='...' FILES='host paths'   run a command in the guest
 #   make bench               ours against upstream, side by side
 #   make profile             where ksmd's time goes, ours against upstream
+#   make lint                static checks of our files and of the series
 #   make export              the series as patches for git am, in build/export
 #   make export-check        apply them to a fresh 6.12 tree and build it
 #   make bisect-check        the same, building after every patch
@@ -31,10 +32,10 @@ $(error IMPL must be "ours" or "upstream")
 endif
 
 .PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean \
-	lint-deps export export-check bisect-check harness-test
+	lint-deps lint export export-check bisect-check harness-test
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh
@@ -88,6 +89,10 @@ profile: tests
 # The series and its checks concern our files: IMPL does not apply.
 export: lint-deps
 	@python3 $(H)/export/export.py . $(B)
+
+lint: export
+	@$(H)/prepare-tree.sh . $(B) ours >/dev/null
+	@$(H)/lint.sh . $(B)
 
 # These export anew themselves, once their fresh tree is ready.
 export-check: lint-deps

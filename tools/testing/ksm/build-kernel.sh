@@ -1,22 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh REPO BUILD IMPL FLAVOUR
+# build-kernel.sh REPO BUILD IMPL FLAVOUR [TARGET...]
 #
 # Configure (x86_64 tinyconfig + Kconfig.fragment + FLAVOUR.config) and
-# build build/src/IMPL into build/src/IMPL/obj-FLAVOUR, incrementally and
-# through ccache.  The configuration is redone only when one of its
-# inputs changed.
+# build TARGETs (bzImage by default) of build/src/IMPL into
+# build/src/IMPL/obj-FLAVOUR (OBJ_NAME overrides the last part),
+# incrementally and through ccache.  The configuration is redone only when
+# one of its inputs changed.
 set -euo pipefail
 
 repo=$(realpath "$1")
 build=$(realpath -m "$2")
 impl=$3
 flavour=$4
+shift 4
+targets=("${@:-bzImage}")
 tree=$build/src/$impl
 # A direct subdirectory of the source tree makes Kbuild use relative
 # paths (srctree is ".."), so ccache hits across trees and clones.
-obj=$tree/obj-$flavour
+obj=$tree/${OBJ_NAME:-obj-$flavour}
 jobs=${JOBS:-$(nproc)}
 frags=("$repo/Kconfig.fragment" "$repo/tools/testing/ksm/$flavour.config")
 
@@ -54,5 +57,5 @@ fi
 
 echo "build: $impl-$flavour: Linux $(make -s -C "$tree" kernelversion)"
 start=$(date +%s)
-"${kmake[@]}" bzImage
-echo "build: $impl-$flavour bzImage ready in $(( $(date +%s) - start ))s"
+"${kmake[@]}" "${targets[@]}"
+echo "build: $impl-$flavour ${targets[*]} ready in $(( $(date +%s) - start ))s"

@@ -90,7 +90,8 @@ for d in mm include Documentation tools; do
 	[ -d "$repo/$d" ] && overlay_dirs+=("$d")
 done
 new_manifest=$(mktemp)
-(cd "$repo" && git ls-files --cached --others --exclude-standard -- "${overlay_dirs[@]}" 2>/dev/null ||
+(cd "$repo" || exit 1
+	git ls-files --cached --others --exclude-standard -- "${overlay_dirs[@]}" 2>/dev/null ||
 	find "${overlay_dirs[@]}" -type f) | sort -u >"$new_manifest"
 # git ls-files lists deleted-but-tracked files too; keep what exists.
 while read -r f; do [ -f "$repo/$f" ] && echo "$f"; done <"$new_manifest" >"$new_manifest.x"
