@@ -7,8 +7,8 @@
  */
 #include "ksm_test_util.h"
 
-#define NR_PAGES	32768
-#define KILL_AFTER	512	/* copies made before the kill */
+#define NR_PAGES	8192
+#define KILL_AFTER	256	/* copies made before the kill */
 
 static void cleanup(void)
 {

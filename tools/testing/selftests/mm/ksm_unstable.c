@@ -8,10 +8,45 @@
  */
 #include "ksm_test_util.h"
 
-#define NR_MERGED	32768	/* one content: chains of KSM pages */
-#define NR_UNIQUE	8192
+#define NR_MERGED	8192	/* one content: chains of KSM pages */
+#define NR_UNIQUE	4096
 #define NR_NODE1	2048
-#define TRIES		4
+#define TRIES		3
+
+/* Kernel taint flags that a WARN (W) or a KASAN report (B) sets. */
+#define TAINTS		((1 << 9) | (1 << 5))
+
+static long tainted(void)
+{
+	char buf[32];
+
+	if (ksmt_read_path("/proc/sys/kernel/tainted", buf, sizeof(buf)) <= 0)
+		return 0;
+	return strtol(buf, NULL, 10) & TAINTS;
+}
+
+/*
+ * Wait until ksmd is halfway through the pages of the second mm of the
+ * scan list, from the pages it scanned since a scan began.
+ */
+static bool wait_in_second_mm(void)
+{
+	double end = ksmt_now() + KSMT_TIMEOUT_S;
+	long scans = ksmt_get("full_scans"), start;
+
+	while (ksmt_get("full_scans") == scans) {
+		if (ksmt_now() > end)
+			return false;
+		usleep(200);
+	}
+	start = ksmt_get("pages_scanned");
+	while (ksmt_get("pages_scanned") - start < NR_MERGED + NR_UNIQUE / 2) {
+		if (ksmt_now() > end)
+			return false;
+		usleep(200);
+	}
+	return true;
+}
 
 struct area {
 	size_t npages;
@@ -95,6 +130,7 @@ static void test_interrupted_unmerge(void)
 {
 	struct area merged = { NR_MERGED, 0x1a, true, -1 };
 	struct area unique = { NR_UNIQUE, 0x1b, false, -1 };
+	long taints = tainted();
 	struct ksmt_worker wm, wu;
 	int tries, cut = 0;
 	bool ok = true;
@@ -108,13 +144,22 @@ static void test_interrupted_unmerge(void)
 		     ksmt_wait_merged(NR_MERGED / 256, NR_MERGED - NR_MERGED / 256);
 		if (!ok)
 			break;
-		cut += interrupt_unmerge();
+		/*
+		 * run=2 now: the unique pages visited this scan are in the
+		 * unstable tree of the scan that run=2 is about to cut short.
+		 */
+		ok = wait_in_second_mm();
+		cut += ok && interrupt_unmerge();
 		/* KSM is stopped now; the next scan starts new trees */
 		ksmt_set("run", 1);
 		ok = ksmt_wait_scans(2);
 	}
 	ksft_print_msg("%d of %d run=2 writes cut short by the signal\n", cut, tries);
 	ok = ok && cut > 0 && ksmt_worker_do(&wm, 'c') && ksmt_worker_do(&wu, 'c');
+	if (tainted() != taints) {
+		ksft_print_msg("the kernel warned (see its log)\n");
+		ok = false;
+	}
 	ok = ok && !ksmt_stop_unmerge() && ksmt_get("pages_unshared") == 0 &&
 	     ksmt_get("pages_shared") == 0 && ksmt_get("pages_sharing") == 0;
 	ksmt_worker_stop(&wm);
@@ -139,6 +184,7 @@ static bool set_across(int val)
 static void test_across_nodes_flip(void)
 {
 	struct area node1 = { NR_NODE1, 0x2a, false, 1 };
+	long taints = tainted();
 	struct ksmt_worker w;
 	bool ok;
 	int i;
@@ -161,7 +207,7 @@ static void test_across_nodes_flip(void)
 	ok = ok && ksmt_worker_do(&w, 'c');
 	ksmt_worker_stop(&w);
 	ok = ok && !ksmt_stop_unmerge() && ksmt_get("pages_unshared") == 0 &&
-	     set_across(1);
+	     set_across(1) && tainted() == taints;
 	ksft_test_result(ok, "merge_across_nodes 0 -> 1 -> 0 while scanning\n");
 }
 
