@@ -13,8 +13,8 @@
 #   make bisect-check        the same, building after every patch
 #   make harness-test        the harness itself, through make vm in a guest
 #
-# Every target takes IMPL=upstream to use the unmodified in-tree KSM of the
-# same base tree instead of ours.  See README.
+# Every target that builds or boots a kernel takes IMPL=upstream to use the
+# unmodified in-tree KSM of the same base tree instead of ours.  See README.
 
 IMPL ?= ours
 FLAVOUR ?= check
