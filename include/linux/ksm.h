@@ -42,7 +42,10 @@ static inline long mm_ksm_zero_pages(struct mm_struct *mm)
  * set, with the pte marked dirty: that is how such a mapping is told from
  * an ordinary zero page mapping, to keep the counts right.
  */
-#define is_ksm_zero_pte(pte)	(pte_dirty(pte) && is_zero_pfn(pte_pfn(pte)))
+static inline bool is_ksm_zero_pte(pte_t pte)
+{
+	return pte_dirty(pte) && is_zero_pfn(pte_pfn(pte));
+}
 
 static inline void ksm_map_zero_page(struct mm_struct *mm)
 {
@@ -170,7 +173,8 @@ static inline int ksm_madvise(struct vm_area_struct *vma,
 
 /* No folio is ever KSM: it can always be mapped as it is. */
 static inline struct folio *ksm_might_need_to_copy(struct folio *folio,
-		struct vm_area_struct *vma, unsigned long addr)
+						   struct vm_area_struct *vma,
+						   unsigned long addr)
 {
 	return folio;
 }

@@ -75,7 +75,7 @@ static void test_merge_any_churn(void)
 	skipped = skipped_over(16);
 	kill(churn, SIGKILL);
 	waitpid(churn, NULL, 0);
-	ksft_print_msg("with a merge-any process mapping and unmapping: %ld skipped over 16 scans\n",
+	ksft_print_msg("merge-any process mapping and unmapping: %ld skipped in 16 scans\n",
 		       skipped);
 	ksft_test_result(skipped >= NPAGES,
 			 "a merge-any process's new areas leave smart scan on\n");

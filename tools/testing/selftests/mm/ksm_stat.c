@@ -148,7 +148,9 @@ int main(void)
 	check_mode(MODE_MADVISE, "MADV_MERGEABLE: merge_any no, mergeable yes", 0, 1);
 	check_mode(MODE_PRCTL, "PR_SET_MEMORY_MERGE: merge_any yes, mergeable yes", 1, 1);
 	/* registered still, but with no mergeable area left */
-	check_mode(MODE_MADVISE_OFF, "MADV_UNMERGEABLE after MADV_MERGEABLE: mergeable no", 0, 0);
-	check_mode(MODE_PRCTL_OFF, "PR_SET_MEMORY_MERGE off again: merge_any no, mergeable no", 0, 0);
+	check_mode(MODE_MADVISE_OFF,
+		   "MADV_UNMERGEABLE after MADV_MERGEABLE: mergeable no", 0, 0);
+	check_mode(MODE_PRCTL_OFF,
+		   "PR_SET_MEMORY_MERGE off again: merge_any no, mergeable no", 0, 0);
 	ksft_finished();
 }

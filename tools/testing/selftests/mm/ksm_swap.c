@@ -112,8 +112,9 @@ static bool copies_merged(const char *p, bool merged)
 	for (i = 0; i < PAT; i++) {
 		uint64_t a = ksmt_pfn(0, p + i * ksmt_page_size);
 		uint64_t b = ksmt_pfn(0, p + (PAT + i) * ksmt_page_size);
+		bool same = a == b;
 
-		if (!a || !b || (a == b) != merged)
+		if (!a || !b || same != merged)
 			return false;
 	}
 	return true;

@@ -16,7 +16,7 @@
 /* Kernel taint flags that a WARN (W) or a KASAN report (B) sets. */
 #define TAINTS		((1 << 9) | (1 << 5))
 
-static long tainted(void)
+static long taint_flags(void)
 {
 	char buf[32];
 
@@ -130,7 +130,7 @@ static void test_interrupted_unmerge(void)
 {
 	struct area merged = { NR_MERGED, 0x1a, true, -1 };
 	struct area unique = { NR_UNIQUE, 0x1b, false, -1 };
-	long taints = tainted();
+	long taints = taint_flags();
 	struct ksmt_worker wm, wu;
 	int tries, cut = 0;
 	bool ok = true;
@@ -156,7 +156,7 @@ static void test_interrupted_unmerge(void)
 	}
 	ksft_print_msg("%d of %d run=2 writes cut short by the signal\n", cut, tries);
 	ok = ok && cut > 0 && ksmt_worker_do(&wm, 'c') && ksmt_worker_do(&wu, 'c');
-	if (tainted() != taints) {
+	if (taint_flags() != taints) {
 		ksft_print_msg("the kernel warned (see its log)\n");
 		ok = false;
 	}
@@ -184,7 +184,7 @@ static bool set_across(int val)
 static void test_across_nodes_flip(void)
 {
 	struct area node1 = { NR_NODE1, 0x2a, false, 1 };
-	long taints = tainted();
+	long taints = taint_flags();
 	struct ksmt_worker w;
 	bool ok;
 	int i;
@@ -207,7 +207,7 @@ static void test_across_nodes_flip(void)
 	ok = ok && ksmt_worker_do(&w, 'c');
 	ksmt_worker_stop(&w);
 	ok = ok && !ksmt_stop_unmerge() && ksmt_get("pages_unshared") == 0 &&
-	     set_across(1) && tainted() == taints;
+	     set_across(1) && taint_flags() == taints;
 	ksft_test_result(ok, "merge_across_nodes 0 -> 1 -> 0 while scanning\n");
 }
 

@@ -14,7 +14,7 @@
 #define NR_FORKS	500
 
 static char *area;
-static volatile bool stop;
+static bool stop;
 
 static void cleanup(void)
 {
@@ -26,7 +26,7 @@ static void *breaker(void *arg)
 {
 	unsigned int seed = 1;
 
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		size_t i = rand_r(&seed) % NR_ZERO;
 
 		area[i * ksmt_page_size] = 0;
@@ -64,7 +64,7 @@ int main(void)
 		if (pid > 0 && waitpid(pid, NULL, 0) == pid)
 			forks++;
 	}
-	stop = true;
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
 
 	ok = !ksmt_stop_unmerge();
