@@ -5,7 +5,7 @@
 # our files and on the exported series in BUILD/export, with the tools of
 # the prepared tree BUILD/src/ours:
 #   checkpatch.pl --strict on our C files and on each patch, quilt or
-#   exported; sparse (C=2) and W=1 on mm/ksm/; kernel-doc -Wall on our
+#   exported, and git's whitespace check on the series; sparse (C=2) and W=1 on mm/ksm/; kernel-doc -Wall on our
 #   kernel sources; docutils on our two .rst files; shellcheck on the
 #   harness scripts; flake8 on its Python helpers.
 # Every finding is printed; the last line counts them, and any makes the
@@ -101,6 +101,16 @@ while read -r f; do
 	fi
 done < <(git -C "$build/src/series" diff --name-only --diff-filter=AR base series)
 section "MAINTAINERS coverage" "$n"
+
+# git am warns of whitespace errors that checkpatch lets pass, such as a
+# blank line at the end of a file: ask git of the series itself.  A title
+# underlined with seven "=" is reStructuredText, not a conflict marker.
+attrs=$build/src/series/.git/info/attributes
+mkdir -p "$(dirname "$attrs")"
+echo '*.rst conflict-marker-size=80' >"$attrs"
+out=$(git -C "$build/src/series" diff --check base series 2>&1)
+[ -z "$out" ] || echo "$out"
+section "whitespace (git diff --check)" "$(grep -c '^[^+].*:[0-9]*: ' <<<"$out")"
 
 # 3. sparse and W=1 on mm/ksm/, in a build directory of their own (the
 # check flavour's configuration) so that the kernels of make check are
