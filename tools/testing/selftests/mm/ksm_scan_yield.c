@@ -3,14 +3,14 @@
  * ksmd passing over a long run of pages that smart scan skips must not
  * hold the mmap_lock of their process all that time: a writer of the
  * lock (here mprotect()) waits for one page at most, not for the run.
- * The bound is loose (a quarter of a second, for a run of 131072 pages
- * that takes seconds to pass over under emulation) so that only a lock
- * held across the run fails it.
+ * The bound is loose (a quarter of a second, for a run of 32768 pages
+ * that takes a second or more to pass over under emulation) so that only
+ * a lock held across the run fails it.
  */
 #include "ksm_test_util.h"
 
-#define NR_PAGES	131072
-#define WATCH_SECS	20
+#define NR_PAGES	32768
+#define WATCH_SCANS	3
 #define BOUND_MS	250
 
 static void cleanup(void)
@@ -18,13 +18,17 @@ static void cleanup(void)
 	ksmt_restore();
 }
 
-/* Longest mprotect() of one page, in ms, over @secs seconds. */
-static double longest_mprotect(char *page, double secs)
+/*
+ * Longest mprotect() of one page, in ms, over @secs seconds or until
+ * @scans more full scans, whichever comes first.
+ */
+static double longest_mprotect(char *page, double secs, long scans)
 {
 	double end = ksmt_now() + secs, worst = 0, t;
+	long until = ksmt_get("full_scans") + scans;
 	int prot = PROT_READ;
 
-	while (ksmt_now() < end) {
+	while (ksmt_now() < end && ksmt_get("full_scans") < until) {
 		t = ksmt_now();
 		if (mprotect(page, ksmt_page_size, prot))
 			ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
@@ -57,12 +61,12 @@ int main(void)
 	page = ksmt_map(1);
 	memset(page, 1, ksmt_page_size);
 
-	idle = longest_mprotect(page, 2);
+	idle = longest_mprotect(page, 2, 1000);
 	ksmt_set("run", 1);
 	/* all pages age together: from the 4th scan on they are skipped */
 	ok = ksmt_wait_scans(6);
 	skipped = ksmt_get("pages_skipped");
-	busy = longest_mprotect(page, WATCH_SECS);
+	busy = longest_mprotect(page, KSMT_TIMEOUT_S, WATCH_SCANS);
 	skipped = ksmt_get("pages_skipped") - skipped;
 	ksft_print_msg("longest mprotect: %.1f ms with ksmd off, %.1f ms while\n",
 		       idle, busy);
