@@ -31,7 +31,7 @@ ours() {
 
 # section NAME COUNT: report the findings of one check.
 section() {
-	printf 'lint: %-28s %d finding(s)\n' "$1" "$2"
+	printf 'lint: %-32s %d finding(s)\n' "$1" "$2"
 	total=$((total + $2))
 }
 
