@@ -163,4 +163,3 @@ struct page *ksm_item_get_page(struct ksm_item *item)
 	mmap_read_unlock(mm);
 	return page;
 }
-

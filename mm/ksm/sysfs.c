@@ -103,15 +103,18 @@ static ssize_t _name##_show(struct kobject *kobj,			\
 	return sysfs_emit(buf, _fmt "\n", _val);			\
 }
 
+/* checkpatch: MACRO_ARG_REUSE, _name is pasted into names, never evaluated */
 #define KSM_RO(_name, _fmt, _val)					\
 	KSM_SHOW(_name, _fmt, _val)					\
 	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
 
+/* checkpatch: MACRO_ARG_REUSE, _name is pasted into names, never evaluated */
 #define KSM_RW(_name, _fmt, _val)					\
 	KSM_SHOW(_name, _fmt, _val)					\
 	static struct kobj_attribute _name##_attr = __ATTR_RW(_name)
 
 /* A tunable that takes any value its parser accepts, with no side effect. */
+/* checkpatch: MACRO_ARG_REUSE, _var is a variable, stored to and shown */
 #define KSM_TUNABLE(_name, _fmt, _var, _type, _parse)			\
 static ssize_t _name##_store(struct kobject *kobj,			\
 			     struct kobj_attribute *attr,		\

@@ -27,7 +27,9 @@ for f in "$dir"/*.o; do
 	name=$(basename "$f" .o)
 	while read -r sym; do
 		def=${owner[$sym]:-}
-		[ -n "$def" ] && [ "$def" != "$name" ] || continue
+		if [ -z "$def" ] || [ "$def" = "$name" ]; then
+			continue
+		fi
 		if [ "${level[$def]}" -le "${level[$name]}" ]; then
 			echo "layering: $name.c uses $sym of $def.c, which is above it"
 			bad=1

@@ -36,8 +36,9 @@ static bool copies_merged(pid_t pid, const char *p, bool merged)
 	for (i = 0; i < PAT; i++) {
 		uint64_t a = ksmt_pfn(pid, p + i * ksmt_page_size);
 		uint64_t b = ksmt_pfn(pid, p + (PAT + i) * ksmt_page_size);
+		bool same = a == b;
 
-		if (!a || !b || (a == b) != merged) {
+		if (!a || !b || same != merged) {
 			ksft_print_msg("page %d: frames %llx %llx, want %s\n", i,
 				       (unsigned long long)a, (unsigned long long)b,
 				       merged ? "equal" : "distinct");

@@ -299,8 +299,9 @@ static inline bool ksmt_wait_merged(long shared, long sharing)
 			seen = -1;
 		}
 		if (ksmt_now() > end) {
-			ksft_print_msg("timeout: shared %ld sharing %ld, want %ld %ld (full_scans %ld)\n",
-				       sh, sg, shared, sharing, scans);
+			ksft_print_msg("timeout: shared %ld sharing %ld, want %ld %ld\n",
+				       sh, sg, shared, sharing);
+			ksft_print_msg("timeout after %ld full scans\n", scans);
 			return false;
 		}
 		usleep(10000);
@@ -449,8 +450,8 @@ static inline uint64_t ksmt_pagemap(const void *addr)
 }
 
 #define KSMT_PM_PFN_MASK	((1ULL << 55) - 1)
-#define KSMT_PM_SWAP		(1ULL << 62)
-#define KSMT_PM_PRESENT		(1ULL << 63)
+#define KSMT_PM_SWAP		0x4000000000000000ULL	/* bit 62 */
+#define KSMT_PM_PRESENT		0x8000000000000000ULL	/* bit 63 */
 
 /* Page frame of a present page, 0 if not present. */
 static inline uint64_t ksmt_pfn(pid_t pid, const void *addr)
@@ -620,10 +621,10 @@ static inline char ksmt_area_fn(char cmd, void *arg)
 		a->written = 0;
 		ksmt_mergeable(a->p, a->npages);
 		return 'y';
-	case 'w':
+	case 'w':	/* then check what was written */
 		ksmt_fill_range(a->p, a->nwrite, a->tag + 1, a->same);
 		a->written = a->nwrite;
-		/* fall through: check what was written */
+		return ksmt_area_intact(a) ? 'y' : 'n';
 	case 'c':
 		return ksmt_area_intact(a) ? 'y' : 'n';
 	}
