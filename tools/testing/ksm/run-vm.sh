@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run-vm.sh -k BZIMAGE -t TESTBIN_DIR {-s RUN_SCRIPT | -c COMMAND} [-f "FILES"]
-#           [-T TIMEOUT] [-l CONSOLE_LOG] [-r RESULTS_LOG] [-a "EXTRA KERNEL ARGS"] [-i]
+#           [-T TIMEOUT] [-l CONSOLE_LOG] [-r RESULTS_LOG] [-a "EXTRA KERNEL ARGS"]
+#           [-d "PROGRAMS"] [-i]
 #
 # Boot BZIMAGE under QEMU (TCG, 2 vCPUs, 4 GiB on two NUMA nodes) with a
 # busybox initramfs holding the static test binaries (in /tests), FILES
-# (in /opt/ksm, the working directory) and RUN_SCRIPT as /run.sh (or a
-# /run.sh running COMMAND; with -i, a shell on the console follows).  The
+# (in /opt/ksm, the working directory), the dynamically linked host
+# PROGRAMS (at their own paths, with the loader and the libraries ldd
+# names) and RUN_SCRIPT as /run.sh (or a /run.sh running COMMAND; with
+# -i, a shell on the console follows).  The
 # console is streamed to stdout and kept in CONSOLE_LOG; the second serial
 # port (/dev/ttyS1 in the guest) is written to RESULTS_LOG.  The exit
 # status is the one of /run.sh in the guest; 124 on timeout, 125 when the
@@ -16,8 +19,8 @@ set -euo pipefail
 
 here=$(dirname "$(realpath "$0")")
 kernel='' bins='' script='' cmd='' files='' timeout=1800 log='' results=/dev/null append=''
-interactive=''
-while getopts k:t:s:c:f:T:l:r:a:i opt; do
+interactive='' progs=''
+while getopts k:t:s:c:f:T:l:r:a:d:i opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	t) bins=$OPTARG ;;
@@ -28,6 +31,7 @@ while getopts k:t:s:c:f:T:l:r:a:i opt; do
 	l) log=$OPTARG ;;
 	r) results=$OPTARG ;;
 	a) append=$OPTARG ;;
+	d) progs=$OPTARG ;;
 	i) interactive=1 ;;
 	*) exit 2 ;;
 	esac
@@ -52,6 +56,13 @@ fi
 for f in $files; do
 	[ -e "$f" ] || { echo "run-vm: no such file: $f" >&2; exit 2; }
 	cp -r "$f" "$root/opt/ksm/"
+done
+for p in $progs; do
+	[ -x "$p" ] || { echo "run-vm: no such program: $p" >&2; exit 2; }
+	for f in "$p" $(ldd "$p" | sed -n 's,.*[[:space:]]\(/[^[:space:]]*\) (0x.*,\1,p'); do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
 done
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$work/initrd"
 
