@@ -19,7 +19,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -723,6 +727,173 @@ static inline uint64_t ksmt_kpageflags(uint64_t pfn)
 		flags = 0;
 	close(fd);
 	return flags;
+}
+
+/*
+ * Swap on a zram device, for tests that page KSM pages out: a version 1
+ * swap header is written by hand, so no mkswap is needed.
+ */
+#define KSMT_ZRAM_SYS	"/sys/block/zram0/"
+#define KSMT_ZRAM_DEV	"/dev/zram0"
+
+static bool ksmt_zram_swap_on;
+
+static inline int ksmt_write_swap_header(const char *dev, unsigned long pages)
+{
+	uint32_t *info;
+	char *hdr;
+	int fd, ret = -1;
+
+	hdr = calloc(1, ksmt_page_size);
+	if (!hdr)
+		return -1;
+	/* version, last_page, nr_badpages follow 1024 bytes of boot block */
+	info = (uint32_t *)(hdr + 1024);
+	info[0] = 1;
+	info[1] = pages - 1;
+	memcpy(hdr + ksmt_page_size - 10, "SWAPSPACE2", 10);
+	fd = open(dev, O_WRONLY | O_SYNC);
+	if (fd >= 0) {
+		if (pwrite(fd, hdr, ksmt_page_size, 0) == (ssize_t)ksmt_page_size)
+			ret = fsync(fd);
+		close(fd);
+	}
+	free(hdr);
+	return ret;
+}
+
+/*
+ * Swap on zram0 of @mb MiB.  1: enabled; 0: no zram0, or swap or zram0
+ * already in use (the caller decides whether to go on); -1: error.
+ */
+static inline int ksmt_zram_swapon(unsigned int mb)
+{
+	unsigned int maj, min;
+	struct stat st;
+	char buf[512];
+
+	if (access(KSMT_ZRAM_SYS "disksize", F_OK))
+		return 0;
+	if (ksmt_read_path("/proc/swaps", buf, sizeof(buf)) > 0 &&
+	    strchr(buf, '\n') && strchr(buf, '\n')[1])
+		return 0;
+	if (ksmt_read_path(KSMT_ZRAM_SYS "disksize", buf, sizeof(buf)) <= 0)
+		return -1;
+	if (atol(buf))
+		return 0;
+	snprintf(buf, sizeof(buf), "%lu", (unsigned long)mb << 20);
+	if (ksmt_write_path(KSMT_ZRAM_SYS "disksize", buf))
+		return -1;
+	/* busybox may have no device node yet */
+	if (stat(KSMT_ZRAM_DEV, &st) &&
+	    (ksmt_read_path(KSMT_ZRAM_SYS "dev", buf, sizeof(buf)) <= 0 ||
+	     sscanf(buf, "%u:%u", &maj, &min) != 2 ||
+	     mknod(KSMT_ZRAM_DEV, S_IFBLK | 0600, makedev(maj, min))))
+		return -1;
+	if (ksmt_write_swap_header(KSMT_ZRAM_DEV,
+				   ((unsigned long)mb << 20) / ksmt_page_size) ||
+	    swapon(KSMT_ZRAM_DEV, 0))
+		return -1;
+	ksmt_zram_swap_on = true;
+	return 1;
+}
+
+static inline void ksmt_zram_swapoff(void)
+{
+	if (!ksmt_zram_swap_on)
+		return;
+	if (swapoff(KSMT_ZRAM_DEV))
+		ksft_print_msg("swapoff: %s\n", strerror(errno));
+	ksmt_write_path(KSMT_ZRAM_SYS "reset", "1");
+	ksmt_zram_swap_on = false;
+}
+
+/* pid of the ksmd kthread, -1 if there is none. */
+static inline pid_t ksmt_ksmd_pid(void)
+{
+	char path[300], comm[32];
+	struct dirent *de;
+	pid_t pid = -1;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while (pid < 0 && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (ksmt_read_path(path, comm, sizeof(comm)) > 0 &&
+		    !strcmp(comm, "ksmd\n"))
+			pid = atoi(de->d_name);
+	}
+	closedir(d);
+	return pid;
+}
+
+/*
+ * Objects in use in slab cache @name, exact: the cache is shrunk first,
+ * which flushes the per-CPU slabs and KASAN's quarantine.  -1 if the
+ * cache is missing or merged with others (then its count means nothing:
+ * boot with slab_nomerge).
+ */
+static inline long ksmt_slab_objects(const char *name)
+{
+	char path[128], buf[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s", name);
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	ksmt_write_path(path, "1");
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", name);
+	if (ksmt_read_path(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* Fault injection through debugfs: @inj is "failslab" or "fail_page_alloc". */
+#define KSMT_FAULT_DIR	"/sys/kernel/debug/"
+
+static inline int ksmt_fault_write(const char *inj, const char *attr,
+				   const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KSMT_FAULT_DIR "%s/%s", inj, attr);
+	return ksmt_write_path(path, val);
+}
+
+static inline long ksmt_fault_read(const char *inj, const char *attr)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), KSMT_FAULT_DIR "%s/%s", inj, attr);
+	if (ksmt_read_path(path, buf, sizeof(buf)) <= 0)
+		return LONG_MIN;
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Set an injector's make-it-fail flag of task @tid (0: the calling
+ * thread) through an fd opened once, since opening a /proc file may
+ * itself fail while the flag is set.
+ */
+static inline int ksmt_make_it_fail_open(pid_t tid)
+{
+	char path[64];
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/make-it-fail", (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/thread-self/make-it-fail");
+	return open(path, O_WRONLY);
+}
+
+static inline bool ksmt_make_it_fail(int fd, bool on)
+{
+	return fd >= 0 && pwrite(fd, on ? "1" : "0", 1, 0) == 1;
 }
 
 #endif /* __KSM_TEST_UTIL_H */
