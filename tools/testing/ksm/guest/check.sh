@@ -8,6 +8,7 @@ results=/dev/ttyS1
 # ./ksm_functional_tests, and a failed exec leaves the child running the
 # remaining tests a second time.
 cd /tests || exit 1
+exec 3>&1
 # No single test may take the whole run down with it.
 test_timeout=900
 
@@ -19,6 +20,9 @@ bounded() {
 	"$@" &
 	pid=$!
 	(
+		# Not on the test's pipe to tee, which would wait for the
+		# sleep to end: on the console, saved as fd 3.
+		exec >&3 2>&3
 		sleep $test_timeout
 		kill -0 $pid 2>/dev/null || exit 0
 		echo "KSMTEST-TIMEOUT after ${test_timeout}s: dumping task stacks"
