@@ -202,10 +202,10 @@ static int parse_int(const char *s, long long *res)
 static int parse_bool(const char *s, bool *res)
 {
 	switch (s[0]) {
-	case 'y': case 'Y': case '1':
+	case 'y': case 'Y': case 't': case 'T': case '1':
 		*res = true;
 		return 0;
-	case 'n': case 'N': case '0':
+	case 'n': case 'N': case 'f': case 'F': case '0':
 		*res = false;
 		return 0;
 	case 'o': case 'O':
