@@ -292,9 +292,8 @@ static const char *ksm_advisor_mode_str(void)
 
 KSM_RW(advisor_mode, "%s", ksm_advisor_mode_str());
 
-/* Parsed as unsigned long, as 6.12 does, into an unsigned int. */
-KSM_TUNABLE(advisor_max_cpu, "%u", ksm_advisor_max_cpu, unsigned long,
-	    ksm_parse_ulong);
+KSM_TUNABLE(advisor_max_cpu, "%u", ksm_advisor_max_cpu, unsigned int,
+	    ksm_parse_uint);
 
 KSM_TUNABLE(advisor_min_pages_to_scan, "%lu", ksm_advisor_min_pages,
 	    unsigned long, ksm_parse_ulong);

@@ -48,7 +48,7 @@ static const struct {
 	{ "use_zero_pages", BOOL },
 	{ "smart_scan", BOOL },
 	{ "advisor_mode", ADVISOR },
-	{ "advisor_max_cpu", ULONG },
+	{ "advisor_max_cpu", UINT },	/* a percentage, kept in an unsigned int */
 	{ "advisor_min_pages_to_scan", ULONG },
 	{ "advisor_max_pages_to_scan", ULONG },
 	{ "advisor_target_scan_time", ULONG_POS },
