@@ -395,7 +395,7 @@ static void test_interval_json(void)
 			ok = false;
 		}
 	}
-	ksft_test_result(ok, "interval --json: counters equal sysfs, no merges, ksmd idle\n");
+	ksft_test_result(ok, "ksmstat --json 0.5 3: sysfs, no merges, ksmd idle\n");
 }
 
 static const char * const header[] = {
@@ -414,12 +414,13 @@ static const char * const table_header[] = {
 
 static void test_interval_text(void)
 {
+	static const char name[] = "ksmstat 0.5 2: header, then the columns of sysfs";
 	char *lines[8], *f[16], profit[32], what[32];
 	int i, j, n;
 	bool ok;
 
 	if (!ks_lines("0.5 2", lines, 8, 3)) {
-		ksft_test_result_fail("interval text\n");
+		ksft_test_result_fail("%s\n", name);
 		return;
 	}
 	n = fields(lines[0], f, 16);
@@ -447,7 +448,7 @@ static void test_interval_text(void)
 		ok &= field_is(what, f[8], i == 1 ? "-" : "0.0");
 		ok &= field_ll(what, f[9], ksmt_get("pages_skipped"));
 	}
-	ksft_test_result(ok, "interval text: header, then the columns of sysfs\n");
+	ksft_test_result(ok, "%s\n", name);
 }
 
 static const char * const stat_keys[] = {
@@ -489,6 +490,7 @@ static int count_of(const char *text, const char *needle)
 
 static void test_procs_json(void)
 {
+	static const char name[] = "ksmstat -p --json: ksm_stat, comm, cgroup, in order";
 	char *lines[4], obj[1024], pat[32], what[32], str[256];
 	const char *prev = NULL, *at;
 	double v;
@@ -496,7 +498,7 @@ static void test_procs_json(void)
 	int i, k;
 
 	if (!ks_lines("-p --json", lines, 4, 1)) {
-		ksft_test_result_fail("-p --json\n");
+		ksft_test_result_fail("%s\n", name);
 		return;
 	}
 	ok = count_of(lines[0], "{\"pid\":") == NR_PROCS;
@@ -526,17 +528,18 @@ static void test_procs_json(void)
 			ok = false;
 		}
 	}
-	ksft_test_result(ok, "-p --json: each process with its ksm_stat, comm, cgroup, in order\n");
+	ksft_test_result(ok, "%s\n", name);
 }
 
 static void test_procs_text(void)
 {
+	static const char name[] = "ksmstat -p: summary, then a row per process";
 	char *lines[16], *f[16], what[32];
 	int i, j, nr = 2 + NR_PROCS, found = 0;
 	bool ok;
 
 	if (!ks_lines("-p", lines, 16, nr)) {
-		ksft_test_result_fail("-p\n");
+		ksft_test_result_fail("%s\n", name);
 		return;
 	}
 	ok = fields(lines[0], f, 16) >= 2 &&
@@ -564,7 +567,7 @@ static void test_procs_text(void)
 		}
 	}
 	ok &= found == NR_PROCS;
-	ksft_test_result(ok, "-p: summary, then a row per process\n");
+	ksft_test_result(ok, "%s\n", name);
 }
 
 static void test_cgroups(void)
@@ -587,7 +590,7 @@ static void test_cgroups(void)
 				    stat_sum(cgroups[i], k, &procs));
 		ok &= jwant(cgroups[i], obj, "processes", procs);
 	}
-	ksft_test_result(ok, "-c --json: ksm_stat summed per cgroup\n");
+	ksft_test_result(ok, "ksmstat -c --json: ksm_stat summed per cgroup\n");
 
 	ok = ks_lines("-c", lines, 16, 4);
 	for (i = 0; ok && i < 2; i++) {
@@ -601,7 +604,7 @@ static void test_cgroups(void)
 		ok &= field_ll(cgroups[i], f[0], procs);
 		ok &= field_ll(cgroups[i], f[2], stat_sum(cgroups[i], 1, &procs));
 	}
-	ksft_test_result(ok, "-c: a row per cgroup, by merged pages\n");
+	ksft_test_result(ok, "ksmstat -c: a row per cgroup, by merged pages\n");
 }
 
 /* A rate as printed (3 decimals) against one worked out from its counts. */
@@ -682,6 +685,7 @@ static void test_unmerge_merge(void)
 /* ksmd running flat out: its CPU and scan rate, against /proc and sysfs. */
 static void test_ksmd_busy(void)
 {
+	static const char name[] = "ksmd running: ksmd_cpu, pages_scanned_per_s";
 	long long before, after, t1, t2;
 	char *lines[4];
 	double dt, cpu, want;
@@ -691,7 +695,7 @@ static void test_ksmd_busy(void)
 	ok = ks_lines("--json 1 2", lines, 4, 2);
 	after = ksmd_ticks();
 	if (!ok) {
-		ksft_test_result_fail("ksmd busy\n");
+		ksft_test_result_fail("%s\n", name);
 		return;
 	}
 	t1 = jnum(lines[0], "ksmd_ticks");
@@ -712,8 +716,7 @@ static void test_ksmd_busy(void)
 		ok = false;
 	}
 	ok &= jnum(lines[1], "full_scans") >= jnum(lines[0], "full_scans");
-	ksft_test_result(ok, "ksmd running: ksmd_cpu from /proc/%d/stat, pages_scanned_per_s\n",
-			 ksmd_pid);
+	ksft_test_result(ok, "%s\n", name);
 }
 
 /* Short-lived processes with KSM state while -p reads /proc. */
@@ -751,7 +754,7 @@ static void test_vanishing(void)
 			ksft_print_msg("sample %d: %s\n", i + 1, lines[i]);
 			ok = false;
 		}
-	ksft_test_result(ok, "-p while processes come and go\n");
+	ksft_test_result(ok, "ksmstat -p while processes come and go\n");
 }
 
 static void put(const char *rel, const char *content)
@@ -880,7 +883,7 @@ static void test_errors(void)
 			ksft_print_msg("-h does not explain %s\n", name);
 		ok &= seen;
 	}
-	ksft_test_result(ok, "-h explains every column\n");
+	ksft_test_result(ok, "ksmstat -h explains every column\n");
 }
 
 static void set_up_layout(void)
