@@ -14,96 +14,10 @@
 #define MADV_PAGEOUT 21
 #endif
 
-#define ZRAM_SYS	"/sys/block/zram0/"
-#define ZRAM_DEV	"/dev/zram0"
 #define ZRAM_MB		32
 
 #define PAT	16
 #define NPAGES	(2 * PAT)
-
-static bool swap_on;
-
-/* A version 1 swap header, written by hand: no mkswap needed. */
-static int write_swap_header(const char *dev, unsigned long pages)
-{
-	uint32_t *info;
-	char *hdr;
-	int fd, ret = -1;
-
-	hdr = calloc(1, ksmt_page_size);
-	if (!hdr)
-		return -1;
-	/* version, last_page, nr_badpages follow 1024 bytes of boot block */
-	info = (uint32_t *)(hdr + 1024);
-	info[0] = 1;
-	info[1] = pages - 1;
-	info[2] = 0;
-	memcpy(hdr + ksmt_page_size - 10, "SWAPSPACE2", 10);
-	fd = open(dev, O_WRONLY | O_SYNC);
-	if (fd >= 0) {
-		if (pwrite(fd, hdr, ksmt_page_size, 0) == (ssize_t)ksmt_page_size)
-			ret = fsync(fd);
-		close(fd);
-	}
-	free(hdr);
-	return ret;
-}
-
-/* 1: swap on zram0 enabled; 0: zram0 absent or busy (skip); -1: error */
-static int zram_swap_setup(void)
-{
-	struct stat st;
-	char buf[512];
-	unsigned int maj, min;
-
-	if (access(ZRAM_SYS "disksize", F_OK))
-		return 0;
-	if (ksmt_read_path("/proc/swaps", buf, sizeof(buf)) > 0 &&
-	    strchr(buf, '\n') && strchr(buf, '\n')[1]) {
-		ksft_print_msg("a swap device is already active\n");
-		return 0;
-	}
-	if (ksmt_read_path(ZRAM_SYS "disksize", buf, sizeof(buf)) <= 0)
-		return -1;
-	if (atol(buf)) {
-		ksft_print_msg("zram0 already initialised\n");
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%d", ZRAM_MB << 20);
-	if (ksmt_write_path(ZRAM_SYS "disksize", buf)) {
-		ksft_print_msg("cannot size zram0\n");
-		return -1;
-	}
-	/* busybox may have no device node yet */
-	if (stat(ZRAM_DEV, &st)) {
-		if (ksmt_read_path(ZRAM_SYS "dev", buf, sizeof(buf)) <= 0 ||
-		    sscanf(buf, "%u:%u", &maj, &min) != 2 ||
-		    mknod(ZRAM_DEV, S_IFBLK | 0600, makedev(maj, min))) {
-			ksft_print_msg("no " ZRAM_DEV "\n");
-			return -1;
-		}
-	}
-	if (write_swap_header(ZRAM_DEV, ZRAM_MB * 1024 * 1024 / ksmt_page_size)) {
-		ksft_print_msg("writing the swap header: %s\n", strerror(errno));
-		return -1;
-	}
-	if (swapon(ZRAM_DEV, 0)) {
-		ksft_print_msg("swapon: %s\n", strerror(errno));
-		return -1;
-	}
-	swap_on = true;
-	return 1;
-}
-
-static void zram_swap_teardown(void)
-{
-	if (!swap_on)
-		return;
-	if (swapoff(ZRAM_DEV))
-		ksft_print_msg("swapoff: %s\n", strerror(errno));
-	ksmt_write_path(ZRAM_SYS "reset", "1");
-	swap_on = false;
-}
 
 static bool copies_merged(const char *p, bool merged)
 {
@@ -379,7 +293,7 @@ int main(void)
 	int ret;
 
 	ksmt_start();
-	ret = zram_swap_setup();
+	ret = ksmt_zram_swapon(ZRAM_MB);
 	if (!ret)
 		ksft_exit_skip("zram0 not available for swap\n");
 	if (ret < 0)
@@ -392,6 +306,6 @@ int main(void)
 	test_swapcache_reuse();
 
 	ksmt_restore();
-	zram_swap_teardown();
+	ksmt_zram_swapoff();
 	ksft_finished();
 }
