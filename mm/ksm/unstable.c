@@ -71,8 +71,12 @@ void ksm_unstable_unlink_item(struct ksm_item *item)
 	unsigned int age = ksm_gens_since(item->gen, ksm_unstable_gen);
 	struct rb_root *root = ksm_unstable_roots + item->nid;
 
-	/* Items are revisited every round: anything older is corruption. */
-	WARN_ON_ONCE(age > 1);
+	/*
+	 * An item is revisited every round, so it is normally at most one
+	 * generation old; a round that run=2 cut short leaves the items it
+	 * had not reached one more generation behind.  Only the current
+	 * generation's items are in a tree.
+	 */
 	if (!age && !WARN_ON_ONCE(IS_ENABLED(CONFIG_DEBUG_VM) &&
 				  !ksm_in_tree(&item->rb, root)))
 		rb_erase(&item->rb, root);
