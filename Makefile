@@ -4,6 +4,7 @@
 #
 #   make run                 boot our kernel and show KSM merging
 #   make check               all tests on the debug kernel; last line "N passed, N failed"
+#   make soak DURATION=secs  the stress test on the debug kernel, for that long
 #   make vm CMD='...' FILES='host paths'   run a command in the guest
 #   make bench               ours against upstream, side by side
 #   make profile             where ksmd's time goes, ours against upstream
@@ -31,11 +32,11 @@ ifeq ($(filter $(IMPL),ours upstream),)
 $(error IMPL must be "ours" or "upstream")
 endif
 
-.PHONY: help deps prepare kernel build tests check vm run bench profile clean distclean \
+.PHONY: help deps prepare kernel build tests check soak vm run bench profile clean distclean \
 	lint-deps lint export export-check bisect-check harness-test
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh
@@ -61,6 +62,14 @@ build: kernel tests
 check: FLAVOUR := check
 check: build
 	@$(H)/run-check.sh $(KIMG) $(TESTS)/bin $(LOGS) $(IMPL) $(TIMEOUT)
+
+# ksm_stress for DURATION seconds, then FAULT_DURATION (default: a third
+# of it) with failures injected, judged as make check judges a run.
+DURATION ?= 1800
+FAULT_DURATION ?=
+soak: FLAVOUR := check
+soak: build
+	@$(H)/run-soak.sh $(KIMG) $(TESTS)/bin $(LOGS) $(IMPL) $(DURATION) $(FAULT_DURATION)
 
 # CMD and FILES are shell text for the guest and host paths: taken as
 # written ($(value ...)), never expanded by make, and single-quoted for the
