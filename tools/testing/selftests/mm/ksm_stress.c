@@ -1079,19 +1079,22 @@ static void inject_on(long cycle)
 	/*
 	 * Both injectors, then the slab alone, the pages alone, then at
 	 * random; from one allocation in 10,000 to one in two, but the
-	 * first cycle mild, for merging to go on.
+	 * first cycle fails 5% of KSM's slab allocations and 1% of the
+	 * pages: enough to be seen in any run, few enough for merging to
+	 * go on.
 	 */
 	long mode = cycle < 3 ? cycle : crnd(3);
-	long sp = cycle ? prob[crnd(4)] : 1, pp = cycle ? prob[crnd(3)] : 1;
+	long sp = cycle ? prob[crnd(4)] : 5, pp = cycle ? prob[crnd(3)] : 1;
+	long si = cycle ? interval[crnd(4)] : 1, pi = cycle ? interval[crnd(4)] : 1;
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%ld", mode == 2 ? 0 : sp);
 	ksmt_fault_write("failslab", "probability", buf);
-	snprintf(buf, sizeof(buf), "%ld", interval[crnd(4)]);
+	snprintf(buf, sizeof(buf), "%ld", si);
 	ksmt_fault_write("failslab", "interval", buf);
 	snprintf(buf, sizeof(buf), "%ld", mode == 1 ? 0 : pp);
 	ksmt_fault_write("fail_page_alloc", "probability", buf);
-	snprintf(buf, sizeof(buf), "%ld", interval[crnd(4)]);
+	snprintf(buf, sizeof(buf), "%ld", pi);
 	ksmt_fault_write("fail_page_alloc", "interval", buf);
 	snprintf(buf, sizeof(buf), "%ld", TIMES);
 	ksmt_fault_write("failslab", "times", buf);
