@@ -20,6 +20,7 @@
 
 #include <linux/freezer.h>
 #include <linux/kthread.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/pagemap.h>
@@ -46,10 +47,10 @@ static enum ksm_advisor_mode ksm_advisor;
 #define KSM_ADVISOR_EWMA_PCT	30	/* weight of the newest sample */
 
 struct ksm_advisor_state {
-	ktime_t round_start;
+	ktime_t round_start;		/* 0: mode entered mid-round */
 	unsigned long last_secs;	/* duration of the previous round */
 	unsigned long change;		/* smoothed round-time ratio, in % */
-	unsigned long long cpu_ns;	/* ksmd runtime at end of last round */
+	unsigned long long cpu_ns;	/* ksmd runtime at round start */
 };
 
 static struct ksm_advisor_state ksm_adv;
@@ -269,8 +270,11 @@ static const struct mm_walk_ops ksm_find_page_ops = {
 
 static void ksm_advisor_round_begin(void)
 {
-	if (ksm_advisor == KSM_ADVISOR_SCAN_TIME)
-		ksm_adv.round_start = ktime_get();
+	if (ksm_advisor != KSM_ADVISOR_SCAN_TIME)
+		return;
+	ksm_adv.round_start = ktime_get();
+	/* ksmd's CPU time before this round is not this round's cost */
+	ksm_adv.cpu_ns = task_sched_runtime(current);
 }
 
 /* Exponentially weighted moving average of percentages. */
@@ -299,12 +303,13 @@ struct ksm_advice {
 static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 				unsigned int max_cpu, unsigned long max_pages)
 {
-	unsigned long prev, ratio, change, pages, per_pct;
+	unsigned long prev, ratio, change, pages;
 
 	/* A round shorter than a second counts as one. */
 	a->secs = max(1UL, a->secs);
 	prev = a->last_secs ? a->last_secs : a->secs;
-	a->cpu_pct = max(1UL, a->cpu_ms * 100 / (a->secs * 1000));
+	/* One thread: more than 100% is the rounding down of secs. */
+	a->cpu_pct = clamp(a->cpu_ms / (a->secs * 10), 1UL, 100UL);
 	/* A target too large to scale asks for the slowest scan. */
 	if (check_mul_overflow(target, 100UL, &ratio))
 		ratio = ULONG_MAX;
@@ -314,9 +319,15 @@ static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 	pages = a->pages * 100 / ratio;
 	pages = pages * change / 100;
 
-	per_pct = max(1UL, a->pages / a->cpu_pct);
-	pages = min(pages, per_pct * max_cpu);
-	pages = max(pages, per_pct * KSM_ADVISOR_MIN_CPU);
+	/*
+	 * pages_to_scan at a given CPU share, assuming cost in proportion
+	 * to pages.  Dividing last keeps small rates from being rounded
+	 * down to the cpu_pct granularity, where they could never grow.
+	 */
+	pages = min_t(u64, pages,
+		      mul_u64_u32_div(a->pages, max_cpu, a->cpu_pct));
+	pages = max_t(u64, pages, mul_u64_u32_div(a->pages, KSM_ADVISOR_MIN_CPU,
+						  a->cpu_pct));
 	pages = min(pages, max_pages);
 
 	a->change = change;
@@ -330,7 +341,7 @@ static void ksm_advisor_round_end(void)
 	struct ksm_advice a;
 	s64 ms;
 
-	if (ksm_advisor != KSM_ADVISOR_SCAN_TIME)
+	if (ksm_advisor != KSM_ADVISOR_SCAN_TIME || !ksm_adv.round_start)
 		return;
 	ms = ktime_ms_delta(ktime_get(), ksm_adv.round_start);
 	cpu_ns = task_sched_runtime(current);
@@ -345,7 +356,6 @@ static void ksm_advisor_round_end(void)
 					   ksm_advisor_max_pages);
 	ksm_adv.last_secs = a.last_secs;
 	ksm_adv.change = a.change;
-	ksm_adv.cpu_ns = cpu_ns;
 	trace_ksm_advisor(a.secs, ksm_cfg.pages_to_scan, a.cpu_pct);
 }
 

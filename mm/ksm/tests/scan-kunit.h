@@ -52,6 +52,20 @@ static void ksm_test_advise(struct kunit *test)
 	a = (struct ksm_advice){ .pages = 1000, .secs = 400, .cpu_ms = 4000,
 				 .last_secs = 400, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 1500), 1500UL);
+
+	/*
+	 * A low rate at 40% CPU, far too slow: the 70% cap is 64 * 70 / 40,
+	 * not 64 / 40 * 70, which would hold it at 70 for good.
+	 */
+	a = (struct ksm_advice){ .pages = 64, .secs = 6, .cpu_ms = 2400,
+				 .last_secs = 6, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 1, 70, 30000), 112UL);
+	KUNIT_EXPECT_EQ(test, a.cpu_pct, 40U);
+	/* A round cut to whole seconds cannot show over 100% CPU. */
+	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 1900,
+				 .last_secs = 1, .change = 100 };
+	ksm_advise(&a, 1, 70, 30000);
+	KUNIT_EXPECT_EQ(test, a.cpu_pct, 100U);
 }
 
 static void ksm_test_advise_edges(struct kunit *test)
