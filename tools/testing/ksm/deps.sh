@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
       dwarves cpio xz-utils kmod rsync quilt ccache python3
       qemu-system-x86 seabios busybox-static libnuma-dev gnuplot-nox
-      stress-ng)
+      stress-ng trinity)
 if [ "${1:-}" = lint ]; then
 	pkgs+=(git sparse shellcheck flake8 python3-docutils)
 fi

@@ -10,9 +10,10 @@
 # slab caches apart, for the tests that inject failures into them or
 # count their objects.
 set -euo pipefail
-# ZONE_MOVABLE memory for ksm_hotremove to offline, and stress-ng with its
-# libraries for ksm_stress_ng when deps.sh could install it.
-stress_ng=$(command -v stress-ng || true)
+# ZONE_MOVABLE memory for ksm_hotremove to offline, and stress-ng and
+# trinity with their libraries, for ksm_stress_ng and ksm_trinity, when
+# deps.sh could install them.
+progs=$(command -v stress-ng trinity || true)
 
 here=$(dirname "$(realpath "$0")")
 kernel=$1 bins=$2 logs=$3 impl=$4 timeout=$5
@@ -23,7 +24,7 @@ exec 9>"$logs/.$name-$impl.lock"
 flock 9
 echo "$name: $impl kernel, console log in $logs/$impl-$name-console.log"
 "$here/run-vm.sh" -k "$kernel" -t "$bins" -s "$script" -T "$timeout" \
-	-a "slab_nomerge movablecore=1G" ${stress_ng:+-d "$stress_ng"} \
+	-a "slab_nomerge movablecore=1G" ${progs:+-d "$progs"} \
 	-l "$logs/$impl-$name-console.log" -r "$logs/$impl-$name-results.log" >/dev/null || true
 exec "$here/verdict.py" "$logs/$impl-$name-console.log" "$logs/$impl-$name-results.log" \
 	"$here/expected-skips" "$logs/$impl-$name.tap" "$impl"
