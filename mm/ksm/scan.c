@@ -287,8 +287,9 @@ static unsigned long ksm_ewma(unsigned long prev, unsigned long sample)
 /* Inputs and outputs of one advisor step, kept pure for testing. */
 struct ksm_advice {
 	unsigned long pages;		/* in: current pages_to_scan */
-	unsigned long secs;		/* in: duration of this round, 0 as 1 */
+	unsigned long ms;		/* in: duration of this round */
 	unsigned long cpu_ms;		/* in: ksmd CPU time this round */
+	unsigned long secs;		/* out: the duration, at least 1 */
 	unsigned long last_secs;	/* in/out: previous round's duration */
 	unsigned long change;		/* in/out: smoothed change, % */
 	unsigned int cpu_pct;		/* out: ksmd CPU use this round */
@@ -305,11 +306,13 @@ static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 {
 	unsigned long prev, ratio, change, pages;
 
-	/* A round shorter than a second counts as one. */
-	a->secs = max(1UL, a->secs);
+	/* A round shorter than a second counts as one against the target, */
+	a->secs = max(1UL, a->ms / MSEC_PER_SEC);
 	prev = a->last_secs ? a->last_secs : a->secs;
-	/* One thread: more than 100% is the rounding down of secs. */
-	a->cpu_pct = clamp(a->cpu_ms / (a->secs * 10), 1UL, 100UL);
+	/* but its CPU share is that of its real duration (one thread). */
+	a->cpu_pct = clamp_t(u64, mul_u64_u64_div_u64(a->cpu_ms, 100,
+						      max(1UL, a->ms)),
+			     1, 100);
 	/* A target too large to scale asks for the slowest scan. */
 	if (check_mul_overflow(target, 100UL, &ratio))
 		ratio = ULONG_MAX;
@@ -346,7 +349,7 @@ static void ksm_advisor_round_end(void)
 	ms = ktime_ms_delta(ktime_get(), ksm_adv.round_start);
 	cpu_ns = task_sched_runtime(current);
 	a.pages = ksm_cfg.pages_to_scan;
-	a.secs = max_t(s64, ms / MSEC_PER_SEC, 1);
+	a.ms = max_t(s64, ms, 0);
 	a.cpu_ms = (cpu_ns - ksm_adv.cpu_ns) / NSEC_PER_MSEC;
 	a.last_secs = ksm_adv.last_secs;
 	a.change = ksm_adv.change;

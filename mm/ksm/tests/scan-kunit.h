@@ -26,7 +26,7 @@ static void ksm_test_ewma(struct kunit *test)
 static void ksm_test_advise(struct kunit *test)
 {
 	struct ksm_advice a = {
-		.pages = 1000, .secs = 100, .cpu_ms = 50000,
+		.pages = 1000, .ms = 100000, .cpu_ms = 50000,
 		.last_secs = 0, .change = 0,
 	};
 	unsigned long pages;
@@ -40,16 +40,16 @@ static void ksm_test_advise(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pages, 200UL);
 
 	/* Steady state at the target keeps the rate. */
-	a = (struct ksm_advice){ .pages = 1000, .secs = 200, .cpu_ms = 40000,
+	a = (struct ksm_advice){ .pages = 1000, .ms = 200000, .cpu_ms = 40000,
 				 .last_secs = 200, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 30000), 1000UL);
 
 	/* Too slow: scan twice as much, but 40% CPU caps it at 70%. */
-	a = (struct ksm_advice){ .pages = 1000, .secs = 400, .cpu_ms = 160000,
+	a = (struct ksm_advice){ .pages = 1000, .ms = 400000, .cpu_ms = 160000,
 				 .last_secs = 400, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 30000), 1750UL);
 	/* At 1% CPU the 10% floor lifts it, then max pages caps it. */
-	a = (struct ksm_advice){ .pages = 1000, .secs = 400, .cpu_ms = 4000,
+	a = (struct ksm_advice){ .pages = 1000, .ms = 400000, .cpu_ms = 4000,
 				 .last_secs = 400, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 200, 70, 1500), 1500UL);
 
@@ -57,20 +57,30 @@ static void ksm_test_advise(struct kunit *test)
 	 * A low rate at 40% CPU, far too slow: the 70% cap is 64 * 70 / 40,
 	 * not 64 / 40 * 70, which would hold it at 70 for good.
 	 */
-	a = (struct ksm_advice){ .pages = 64, .secs = 6, .cpu_ms = 2400,
+	a = (struct ksm_advice){ .pages = 64, .ms = 6000, .cpu_ms = 2400,
 				 .last_secs = 6, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 1, 70, 30000), 112UL);
 	KUNIT_EXPECT_EQ(test, a.cpu_pct, 40U);
-	/* A round cut to whole seconds cannot show over 100% CPU. */
-	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 1900,
+	/* More CPU time than time (clock granularity) is 100%. */
+	a = (struct ksm_advice){ .pages = 1000, .ms = 1000, .cpu_ms = 1900,
 				 .last_secs = 1, .change = 100 };
 	ksm_advise(&a, 1, 70, 30000);
+	KUNIT_EXPECT_EQ(test, a.cpu_pct, 100U);
+
+	/*
+	 * A busy 50 ms round of a 10 s target: 100% CPU, not 5% of the
+	 * second it counts as, which would lift the rate to the 10% floor
+	 * of 2048 * 10 / 5 and so scan faster yet.
+	 */
+	a = (struct ksm_advice){ .pages = 2048, .ms = 50, .cpu_ms = 50,
+				 .last_secs = 1, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 10, 70, 30000), 204UL);
 	KUNIT_EXPECT_EQ(test, a.cpu_pct, 100U);
 }
 
 static void ksm_test_advise_edges(struct kunit *test)
 {
-	struct ksm_advice a = { .pages = 1000, .secs = 0, .cpu_ms = 0 };
+	struct ksm_advice a = { .pages = 1000, .ms = 0, .cpu_ms = 0 };
 
 	/*
 	 * A round under a second, without measurable CPU time: counted as
@@ -86,19 +96,19 @@ static void ksm_test_advise_edges(struct kunit *test)
 	 * to a short one (here 84%, which would speed the scan up): it
 	 * asks for the slowest rate, the 10% CPU floor.
 	 */
-	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 500 };
+	a = (struct ksm_advice){ .pages = 1000, .ms = 1000, .cpu_ms = 500 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, ULONG_MAX / 100 + 1, 70, 30000),
 			200UL);
-	a = (struct ksm_advice){ .pages = 1000, .secs = 1, .cpu_ms = 500 };
+	a = (struct ksm_advice){ .pages = 1000, .ms = 1000, .cpu_ms = 500 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, ULONG_MAX, 70, 30000), 200UL);
 
 	/* The largest pages_to_scan, far too slow: capped by max pages. */
-	a = (struct ksm_advice){ .pages = UINT_MAX, .secs = 1000,
+	a = (struct ksm_advice){ .pages = UINT_MAX, .ms = 1000000,
 				 .cpu_ms = 1000000, .last_secs = 1000,
 				 .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 1, 70, 30000), 30000UL);
 	/* A first round as long as the uptime: no overflow either. */
-	a = (struct ksm_advice){ .pages = 500, .secs = ULONG_MAX / 1000,
+	a = (struct ksm_advice){ .pages = 500, .ms = ULONG_MAX / 1000 * 1000,
 				 .cpu_ms = ULONG_MAX / 100 };
 	KUNIT_EXPECT_LE(test, ksm_advise(&a, 200, 70, 30000), 30000UL);
 	KUNIT_EXPECT_GE(test, ksm_advise(&a, 200, 70, 30000), 1UL);
