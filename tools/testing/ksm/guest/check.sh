@@ -87,10 +87,6 @@ run "ksm_functional_tests" ksm_functional_tests
 for t in /tests/ksm_*; do
 	case ${t##*/} in
 	ksm_tests|ksm_functional_tests) continue ;;
-	# stress-ng 0.15 reports an unsuccessful run on both kernels (its
-	# madvise stressor poisons pages): run by hand with make vm until
-	# the failing stressor is known.
-	ksm_stress_ng) continue ;;
 	esac
 	run "${t##*/}" "$t"
 done
