@@ -202,16 +202,46 @@ static void find_ksmd(void)
 	}
 }
 
-/* ksmd's utime + stime in seconds (tick-based, 1/USER_HZ resolution). */
+/*
+ * ksmd's CPU time in seconds: its sum_exec_runtime from
+ * /proc/PID/schedstat (CONFIG_SCHED_INFO) or /proc/PID/sched
+ * (CONFIG_SCHED_DEBUG), both in nanoseconds; failing these, utime + stime
+ * from /proc/PID/stat, which has the 1/USER_HZ resolution of clock ticks.
+ */
 static double ksmd_cpu(void)
 {
 	unsigned long utime, stime;
+	unsigned long long ns;
 	char path[64], buf[1024], *p;
+	double ms;
 	ssize_t n;
+	FILE *f;
 	int fd;
 
 	if (ksmd_pid < 0)
 		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", ksmd_pid);
+	f = fopen(path, "r");
+	if (f) {
+		n = fscanf(f, "%llu", &ns);
+		fclose(f);
+		if (n == 1)
+			return ns / 1e9;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/sched", ksmd_pid);
+	f = fopen(path, "r");
+	if (f) {
+		while (fgets(buf, sizeof(buf), f)) {
+			if (strncmp(buf, "se.sum_exec_runtime", 19))
+				continue;
+			p = strchr(buf, ':');
+			if (p && sscanf(p + 1, "%lf", &ms) == 1) {
+				fclose(f);
+				return ms / 1e3;
+			}
+		}
+		fclose(f);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -285,13 +315,14 @@ struct conv {
 };
 
 /*
- * Start ksmd and wait until @target pages are merged.  Give up when
- * nothing changed for three full scans (or on timeout), keeping the time
- * of the last change.  With @series, pages_sharing is sampled every
- * quarter second for the plot.
+ * Start ksmd and wait until @target pages are merged (with @exact, until
+ * exactly @target are: the count may have to fall).  Give up when nothing
+ * changed for three full scans (or on timeout), keeping the time of the
+ * last change.  With @series, pages_sharing is sampled every quarter
+ * second for the plot.
  */
-static struct conv converge(long target, long pages_to_scan, long sleep_ms,
-			    const char *series)
+static struct conv converge_to(long target, bool exact, long pages_to_scan,
+			       long sleep_ms, const char *series)
 {
 	double t0, cpu0, t, next_sample = 0, t_last = 0, cpu_last = 0;
 	long m, last = -1, scans, scans_last;
@@ -316,7 +347,7 @@ static struct conv converge(long target, long pages_to_scan, long sleep_ms,
 			cpu_last = ksmd_cpu() - cpu0;
 			scans_last = scans;
 		}
-		if (m >= target) {
+		if (exact ? m == target : m >= target) {
 			c.reached = true;
 			break;
 		}
@@ -332,8 +363,14 @@ static struct conv converge(long target, long pages_to_scan, long sleep_ms,
 	c.cpu = cpu_last;
 	c.merged = last;
 	if (!c.reached)
-		progress("only %ld of %ld pages merged", last, target);
+		progress("%ld pages merged, not the %ld expected", last, target);
 	return c;
+}
+
+static struct conv converge(long target, long pages_to_scan, long sleep_ms,
+			    const char *series)
+{
+	return converge_to(target, false, pages_to_scan, sleep_ms, series);
 }
 
 /* W1: merge throughput over identical pages; W4: run=2 on the result. */
@@ -823,14 +860,16 @@ static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady
 	ksm_reset();
 }
 
+/* Is @w among the workloads of -w (whole names: W1 is not W10)? */
 static bool want(const char *w)
 {
-	char buf[128];
+	char buf[128], key[16];
 
 	if (!only)
 		return true;
 	snprintf(buf, sizeof(buf), ",%s,", only);
-	return strstr(buf, w);
+	snprintf(key, sizeof(key), ",%s,", w);
+	return strstr(buf, key);
 }
 
 static void usage(void)
