@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -36,6 +37,9 @@
 #define THP "/sys/kernel/mm/transparent_hugepage/"
 #define MIB (1024UL * 1024)
 #define HPAGE (2 * MIB)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define W9_MAX 8
+#define W10_MAX 16
 
 static FILE *out;
 static long page_size, clk_tck;
@@ -46,7 +50,9 @@ static unsigned long w1_mib = 512, w2_procs = 4, w2_mib = 256, w5_mib = 64;
 static unsigned long w4_sparse_gib = 1024, w4_touched = 64;
 static unsigned long w3_scans = 3, fast_pages = 4096;
 static unsigned long w6_vmas = 20000, w6_moves = 200;
-static double timeout_s = 600;
+static unsigned long w8_mib = 64, w9_mib[W9_MAX] = { 64, 256, 1024 };
+static unsigned long w9_nsizes = 3, w9_scans = 2, w10_procs = 3, w10_mib = 128;
+static double w8_secs = 12, timeout_s = 600;
 static const char *only;
 
 static void die(const char *fmt, ...)
@@ -860,6 +866,371 @@ static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady
 	ksm_reset();
 }
 
+/* Percentile @pct of @n sorted samples. */
+static double pctl(const double *v, unsigned long n, unsigned int pct)
+{
+	return n ? v[n * pct / 100] : 0;
+}
+
+enum w8_op { W8_MMAP, W8_MPROTECT, W8_MUNMAP, W8_FAULT, W8_OPS };
+
+static const char * const w8_names[W8_OPS] = {
+	"mmap", "mprotect", "munmap", "page fault",
+};
+
+struct lat {
+	double *v;
+	unsigned long n, cap;
+};
+
+static void lat_init(struct lat *l, unsigned long cap)
+{
+	l->v = malloc(cap * sizeof(*l->v));
+	if (!l->v)
+		die("malloc");
+	/* Fault the array in now, not while timing. */
+	memset(l->v, 0, cap * sizeof(*l->v));
+	l->n = 0;
+	l->cap = cap;
+}
+
+#define W8_PAGES 16
+
+/*
+ * One W8 block: for @secs, map W8_PAGES pages, write each (a fault per
+ * page), mprotect them read-only and unmap them, timing every call and
+ * every fault into @l.  Stops early when an array is full.
+ */
+static void w8_block(struct lat *l, double secs)
+{
+	double t, end = now() + secs;
+	char *p;
+	int i;
+
+	while (now() < end) {
+		if (l[W8_MMAP].n == l[W8_MMAP].cap ||
+		    l[W8_FAULT].n + W8_PAGES > l[W8_FAULT].cap)
+			break;
+		t = now();
+		p = mmap(NULL, W8_PAGES * page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		l[W8_MMAP].v[l[W8_MMAP].n++] = now() - t;
+		if (p == MAP_FAILED)
+			die("W8: mmap");
+		for (i = 0; i < W8_PAGES; i++) {
+			t = now();
+			/* checkpatch: volatile, so that the store faults between the clock reads */
+			*(volatile char *)(p + i * page_size) = 1;
+			l[W8_FAULT].v[l[W8_FAULT].n++] = now() - t;
+		}
+		t = now();
+		if (mprotect(p, W8_PAGES * page_size, PROT_READ))
+			die("W8: mprotect");
+		l[W8_MPROTECT].v[l[W8_MPROTECT].n++] = now() - t;
+		t = now();
+		if (munmap(p, W8_PAGES * page_size))
+			die("W8: munmap");
+		l[W8_MUNMAP].v[l[W8_MUNMAP].n++] = now() - t;
+	}
+}
+
+/*
+ * W8: interference.  This process's own mm holds w8_mib MiB marked
+ * MADV_MERGEABLE (every other page the same, the others unique), merged
+ * first; then, in alternating blocks with ksmd stopped (run=0) and
+ * scanning with the fast tunables, the process times its mmap, mprotect
+ * and munmap calls and its page faults in that mm.  Both the absolute
+ * latencies and the slowdown on/off are reported.
+ */
+static void w8(void)
+{
+	unsigned long len = w8_mib * MIB, nr = len / page_size, i;
+	unsigned long cap = 1UL << 18, blocks = 6, b;
+	struct lat lat[2][W8_OPS];
+	double on_secs = 0, t = 0, med[2], p99[2];
+	long scanned = 0, s0 = 0;
+	char name[64];
+	struct conv c;
+	int st, op;
+	char *mem;
+
+	progress("W8: mmap/mprotect/munmap and faults beside ksmd scanning %lu MiB, %g s",
+		 w8_mib, w8_secs);
+	ksm_reset();
+	for (st = 0; st < 2; st++)
+		for (op = 0; op < W8_OPS; op++)
+			lat_init(&lat[st][op], op == W8_FAULT ? cap * W8_PAGES : cap);
+	mem = map_anon(len, false);
+	for (i = 0; i < nr; i++) {
+		if (i % 2)
+			fill_page(mem + i * page_size, i);
+		else
+			memset(mem + i * page_size, 0x3c, page_size);
+	}
+	if (madvise(mem, len, MADV_MERGEABLE))
+		die("MADV_MERGEABLE");
+	c = converge(nr / 2, fast_pages, 0, NULL);
+	put_fig("W8", "merged before timing", "%", "info", 200.0 * c.merged / nr);
+
+	/* Off and on alternate, so that a drift of the host hits both alike. */
+	for (b = 0; b < blocks; b++) {
+		st = b % 2;
+		if (st) {
+			ksm_start(fast_pages, 0);
+			s0 = knob("pages_scanned");
+			t = now();
+		} else {
+			set_knob("run", 0);
+		}
+		w8_block(lat[st], w8_secs / blocks);
+		if (st) {
+			on_secs += now() - t;
+			scanned += knob("pages_scanned") - s0;
+		}
+	}
+	set_knob("run", 0);
+	for (op = 0; op < W8_OPS; op++) {
+		for (st = 0; st < 2; st++) {
+			qsort(lat[st][op].v, lat[st][op].n, sizeof(double), cmp_double);
+			med[st] = pctl(lat[st][op].v, lat[st][op].n, 50) * 1e6;
+			p99[st] = pctl(lat[st][op].v, lat[st][op].n, 99) * 1e6;
+		}
+		snprintf(name, sizeof(name), "%s p99, ksmd on", w8_names[op]);
+		put_fig("W8", name, "us", "lower", p99[1]);
+		snprintf(name, sizeof(name), "%s p99, ksmd off", w8_names[op]);
+		put_fig("W8", name, "us", "info", p99[0]);
+		snprintf(name, sizeof(name), "%s p99 slowdown on/off", w8_names[op]);
+		put_fig("W8", name, "x", "lower", p99[0] > 0 ? p99[1] / p99[0] : 0);
+		snprintf(name, sizeof(name), "%s median, ksmd on", w8_names[op]);
+		put_fig("W8", name, "us", "lower", med[1]);
+		snprintf(name, sizeof(name), "%s median, ksmd off", w8_names[op]);
+		put_fig("W8", name, "us", "info", med[0]);
+		snprintf(name, sizeof(name), "%s median slowdown on/off", w8_names[op]);
+		put_fig("W8", name, "x", "lower", med[0] > 0 ? med[1] / med[0] : 0);
+	}
+	put_fig("W8", "mmap calls timed, ksmd on", "", "info", lat[1][W8_MMAP].n);
+	put_fig("W8", "ksmd pages scanned per s, on", "pages/s", "info",
+		on_secs > 0 ? scanned / on_secs : 0);
+	munmap(mem, len);
+	for (st = 0; st < 2; st++)
+		for (op = 0; op < W8_OPS; op++)
+			free(lat[st][op].v);
+	ksm_reset();
+}
+
+/*
+ * W9: scaling.  ksmd's CPU time per scanned page in the steady state over
+ * unique pages (nothing ever merges: every page is looked up in, and
+ * inserted into, the unstable tree on every scan) at each of the W9
+ * sizes.  smart_scan is off so that every page is scanned on every pass
+ * and pages_scanned counts them all.  The first two scans (items made,
+ * checksums settled) are left out, then w9_scans full scans are timed.
+ */
+static void w9(void)
+{
+	double cost[W9_MAX], cpu, t, t1;
+	long smart = knob("smart_scan"), scanned, scans;
+	unsigned long k, len, nr, i;
+	char name[64];
+	char *mem;
+
+	if (knob("pages_scanned") < 0) {
+		fprintf(out, "skip\tW9\tksmd CPU per scanned page\tno pages_scanned\n");
+		return;
+	}
+	for (k = 0; k < w9_nsizes; k++) {
+		len = w9_mib[k] * MIB;
+		nr = len / page_size;
+		progress("W9: steady-state scans of %lu MiB of unique pages", w9_mib[k]);
+		ksm_reset();
+		if (smart >= 0)
+			set_knob("smart_scan", 0);
+		mem = map_anon(len, false);
+		/* Unique from the first word on; the rest of the page is filler. */
+		for (i = 0; i < nr; i++) {
+			memset(mem + i * page_size, 0x6b, page_size);
+			*(uint64_t *)(mem + i * page_size) = mix(i + 1) | 1;
+		}
+		if (madvise(mem, len, MADV_MERGEABLE))
+			die("MADV_MERGEABLE");
+		scans = knob("full_scans");
+		ksm_start(fast_pages, 0);
+		t = now();
+		while (knob("full_scans") < scans + 2 && now() - t < timeout_s)
+			usleep(5000);
+		scans = knob("full_scans");
+		scanned = knob("pages_scanned");
+		cpu = ksmd_cpu();
+		t1 = now();
+		while (knob("full_scans") < scans + (long)w9_scans && now() - t1 < timeout_s)
+			usleep(5000);
+		cpu = ksmd_cpu() - cpu;
+		t1 = now() - t1;
+		scanned = knob("pages_scanned") - scanned;
+		set_knob("run", 0);
+		if (knob("pages_shared") + knob("pages_sharing") > 0)
+			die("W9: unique pages merged");
+		cost[k] = scanned > 0 ? cpu * 1e9 / scanned : 0;
+		snprintf(name, sizeof(name), "ksmd CPU per scanned page, %lu MiB", w9_mib[k]);
+		put_fig("W9", name, "ns", "lower", cost[k]);
+		snprintf(name, sizeof(name), "pages scanned per s, %lu MiB", w9_mib[k]);
+		put_fig("W9", name, "pages/s", "info", t1 > 0 ? scanned / t1 : 0);
+		munmap(mem, len);
+		ksm_reset();
+	}
+	if (smart >= 0)
+		set_knob("smart_scan", smart);
+	if (w9_nsizes > 1) {
+		snprintf(name, sizeof(name), "cost growth, %lu vs %lu MiB",
+			 w9_mib[w9_nsizes - 1], w9_mib[0]);
+		put_fig("W9", name, "x", "lower",
+			cost[0] > 0 ? cost[w9_nsizes - 1] / cost[0] : 0);
+	}
+}
+
+/* The contents of W10: the same everywhere, or unique to (process, page). */
+static void w10_fill(char *mem, unsigned long nr, unsigned long proc, char phase)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		uint64_t *w = (uint64_t *)(mem + i * page_size);
+
+		switch (phase) {
+		case 'i':
+			memset(w, 0x77, page_size);
+			break;
+		case 'd':
+			w[0] = mix(proc << 32 | i) | 1;
+			break;
+		case 's':
+			w[0] = 0x7777777777777777ULL;
+			break;
+		case 'o':
+			if (!proc && !i)
+				w[0] = 1;
+			break;
+		}
+	}
+}
+
+static int w10_child(unsigned long proc, int cmd_fd, int ack_fd)
+{
+	unsigned long nr = w10_mib * MIB / page_size;
+	char *mem = map_anon(nr * page_size, false);
+	char phase = 'i';
+
+	w10_fill(mem, nr, proc, phase);
+	if (madvise(mem, nr * page_size, MADV_MERGEABLE))
+		return 3;
+	do {
+		if (write(ack_fd, &phase, 1) != 1)
+			return 4;
+		if (read(cmd_fd, &phase, 1) != 1)
+			return 0;
+		w10_fill(mem, nr, proc, phase);
+	} while (phase != 'q');
+	return 0;
+}
+
+/*
+ * W10: many sharers.  w10_procs processes of w10_mib MiB each, every page
+ * the same, with max_page_sharing raised so that all of them share a
+ * single KSM page; merged to convergence, then rewritten by the processes
+ * in phases (every page different, all the same again, one page
+ * different), each to convergence, then run=2.  ksmd's CPU time and the
+ * wall time of the whole scenario, from ksmd's start to run=2's end.
+ */
+static void w10(void)
+{
+	static const struct { char cmd; const char *name; long less; } phases[] = {
+		{ 'i', "merge", 0 },
+		{ 'd', "all pages different", -1 },
+		{ 's', "all the same again", 0 },
+		{ 'o', "one page different", 1 },
+	};
+	unsigned long nr = w10_mib * MIB / page_size, n = nr * w10_procs, p, k;
+	int cmd[W10_MAX][2], ack[2], status;
+	long def_sharing = knob("max_page_sharing"), target;
+	double t0, cpu0, t, cpu;
+	struct rusage ru0, ru1;
+	char name[64], c;
+	struct conv cv;
+
+	progress("W10: %lu processes x %lu MiB of one content, max_page_sharing=%lu",
+		 w10_procs, w10_mib, n);
+	ksm_reset();
+	set_knob("max_page_sharing", n);
+	if (pipe(ack))
+		die("pipe");
+	/* A pipe per child, so that each reads its own commands. */
+	for (p = 0; p < w10_procs; p++) {
+		pid_t pid;
+
+		if (pipe(cmd[p]))
+			die("pipe");
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (!pid) {
+			close(cmd[p][1]);
+			close(ack[0]);
+			_exit(w10_child(p, cmd[p][0], ack[1]));
+		}
+		close(cmd[p][0]);
+	}
+	close(ack[1]);
+	for (p = 0; p < w10_procs; p++)
+		if (read(ack[0], &c, 1) != 1)
+			die("W10 child failed");
+
+	cpu0 = ksmd_cpu();
+	t0 = now();
+	for (k = 0; k < ARRAY_SIZE(phases); k++) {
+		t = now();
+		if (k) {
+			for (p = 0; p < w10_procs; p++)
+				if (write(cmd[p][1], &phases[k].cmd, 1) != 1)
+					die("W10: write");
+			for (p = 0; p < w10_procs; p++)
+				if (read(ack[0], &c, 1) != 1)
+					die("W10 child failed");
+		}
+		target = phases[k].less < 0 ? 0 : (long)n - phases[k].less;
+		cv = converge_to(target, true, fast_pages, 0, NULL);
+		snprintf(name, sizeof(name), "wall time, %s", phases[k].name);
+		put_fig("W10", name, "s", "info", now() - t);
+		if (!cv.reached)
+			progress("W10: %s did not converge", phases[k].name);
+	}
+	t = now();
+	getrusage(RUSAGE_SELF, &ru0);
+	set_knob("run", 2);
+	while (merged() > 0 && now() - t < timeout_s)
+		usleep(1000);
+	getrusage(RUSAGE_SELF, &ru1);
+	cpu = ksmd_cpu() - cpu0;
+	put_fig("W10", "wall time, run=2", "s", "info", now() - t);
+	put_fig("W10", "CPU of the run=2 writer", "cpu-s", "info",
+		ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec +
+		(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
+	put_fig("W10", "ksmd CPU, whole scenario", "cpu-s", "lower", cpu);
+	put_fig("W10", "wall time, whole scenario", "s", "lower", now() - t0);
+
+	c = 'q';
+	for (p = 0; p < w10_procs; p++) {
+		if (write(cmd[p][1], &c, 1) != 1)
+			die("W10: write");
+		close(cmd[p][1]);
+	}
+	for (p = 0; p < w10_procs; p++)
+		wait(&status);
+	close(ack[0]);
+	ksm_reset();
+	if (def_sharing > 0)
+		set_knob("max_page_sharing", def_sharing);
+}
+
 /* Is @w among the workloads of -w (whole names: W1 is not W10)? */
 static bool want(const char *w)
 {
@@ -876,7 +1247,9 @@ static void usage(void)
 {
 	fputs("ksm-bench [-o FILE] [-s W1_MIB] [-p W2_PROCS] [-m W2_MIB_PER_PROC]\n"
 	      "          [-c W5_MIB] [-u W4_SPARSE_GIB] [-n W3_SCANS] [-P PAGES_TO_SCAN]\n"
-	      "          [-V W6_VMAS] [-M W6_MOVES] [-T TIMEOUT_S] [-w W1,W2,W3,W4,W5,W6,W7]\n",
+	      "          [-V W6_VMAS] [-M W6_MOVES] [-e W8_MIB] [-E W8_SECONDS]\n"
+	      "          [-g W9_MIB,W9_MIB,...] [-G W9_SCANS] [-x W10_MIB_PER_PROC]\n"
+	      "          [-X W10_PROCS] [-T TIMEOUT_S] [-w W1,W2,...,W10]\n",
 	      stderr);
 	exit(2);
 }
@@ -884,11 +1257,13 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	long def_pages, def_sleep;
+	char sizes[128], *tok, *sp;
 	struct utsname u;
+	unsigned long k;
 	int opt;
 
 	out = stdout;
-	while ((opt = getopt(argc, argv, "o:s:p:m:c:u:n:P:V:M:T:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:s:p:m:c:u:n:P:V:M:e:E:g:G:x:X:T:w:")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = fopen(optarg, "w");
@@ -922,6 +1297,29 @@ int main(int argc, char **argv)
 		case 'M':
 			w6_moves = strtoul(optarg, NULL, 0) ?: 1;
 			break;
+		case 'e':
+			w8_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'E':
+			w8_secs = strtod(optarg, NULL);
+			break;
+		case 'g':
+			w9_nsizes = 0;
+			for (tok = strtok_r(optarg, ",", &sp); tok && w9_nsizes < W9_MAX;
+			     tok = strtok_r(NULL, ",", &sp))
+				w9_mib[w9_nsizes++] = strtoul(tok, NULL, 0);
+			break;
+		case 'G':
+			w9_scans = strtoul(optarg, NULL, 0) ?: 1;
+			break;
+		case 'x':
+			w10_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'X':
+			w10_procs = strtoul(optarg, NULL, 0);
+			if (w10_procs < 2 || w10_procs > W10_MAX)
+				usage();
+			break;
 		case 'T':
 			timeout_s = strtod(optarg, NULL);
 			break;
@@ -936,9 +1334,14 @@ int main(int argc, char **argv)
 	clk_tck = sysconf(_SC_CLK_TCK);
 	uname(&u);
 	put_info("kernel", "%s %s", u.release, u.version);
+	sizes[0] = '\0';
+	for (k = 0; k < w9_nsizes; k++)
+		snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes), "%s%lu",
+			 k ? "/" : "", w9_mib[k]);
 	put_info("sizes",
-		 "W1 %lu MiB, W2 %lu x %lu MiB, W4 sparse %lu GiB, W5 %lu MiB, W6 %lu vmas, fast pages_to_scan %lu",
-		 w1_mib, w2_procs, w2_mib, w4_sparse_gib, w5_mib, w6_vmas, fast_pages);
+		 "W1 %lu MiB, W2 %lu x %lu MiB, W4 sparse %lu GiB, W5 %lu MiB, W6 %lu vmas, W8 %lu MiB for %g s, W9 %s MiB, W10 %lu x %lu MiB, fast pages_to_scan %lu",
+		 w1_mib, w2_procs, w2_mib, w4_sparse_gib, w5_mib, w6_vmas, w8_mib, w8_secs,
+		 sizes, w10_procs, w10_mib, fast_pages);
 
 	/* The defaults of a fresh boot are the "default tunables" of W2. */
 	def_pages = knob("pages_to_scan");
@@ -965,6 +1368,12 @@ int main(int argc, char **argv)
 		w2("default", def_pages, def_sleep, false);
 	if (want("W2") || want("W3"))
 		w2("fast", fast_pages, 0, true);
+	if (want("W8"))
+		w8();
+	if (want("W9"))
+		w9();
+	if (want("W10"))
+		w10();
 	fprintf(out, "info\tdone\t1\n");
 	fflush(out);
 	return 0;
