@@ -16,6 +16,61 @@ import sys
 IMPLS = ("ours", "upstream")
 PHASES = ("W2-default", "W2-fast")
 
+# What each figure should reach: (workload regex, figure regex, kind, value).
+# Kinds: "ratio>=" and "ratio<=" bound median(ours) / median(upstream);
+# "abs<" and "abs<=" bound median(ours) itself; "equal" wants the medians
+# equal; "growth" wants median(ours) - 1 at most half of median(upstream)
+# - 1 (ours grows by at most half as much).  The first match applies.
+TARGETS = (
+    (r"W1(-THP)?$", r"merge per ksmd CPU$", "ratio>=", 2.0),
+    (r"W1(-THP)?$", r"merged$", "equal", None),
+    (r"W2-\w+$", r"ksmd CPU to converge$", "ratio<=", 0.5),
+    (r"W2-\w+$", r"merged of mergeable$", "equal", None),
+    (r"W3$", r"ksmd CPU per full scan$", "ratio<=", 0.5),
+    (r"W4$", r"run=2 unmerge time$", "ratio<=", 1.0),
+    (r"W5$", r"COW fault (median|p99)", "ratio<=", 1.0),
+    (r"W6$", r"move_pages of a KSM page, .*, (median|max)$", "abs<", 1000.0),
+    (r"W7$", r"slab .* per tracked page$", "abs<=", 56.0),
+    (r"W8$", r"p99, ksmd on$", "ratio<=", 1.0),
+    (r"W9$", r"cost growth", "growth", None),
+    (r"W10$", r"whole scenario$", "ratio<=", 1.0),
+)
+
+
+def target_of(w, name, unit):
+    """The target of a figure as {kind, value, text}, or None."""
+    for wre, fre, kind, value in TARGETS:
+        if re.match(wre, w) and re.search(fre, name):
+            text = {"ratio>=": ">= %.1fx" % (value or 0),
+                    "ratio<=": "<= %.1fx" % (value or 0),
+                    "abs<": "< %g %s" % (value or 0, unit),
+                    "abs<=": "<= %g %s" % (value or 0, unit),
+                    "equal": "== upstream",
+                    "growth": "ours-1 <= (up-1)/2"}[kind]
+            return {"kind": kind, "value": value, "text": text}
+    return None
+
+
+def met(target, ours, up, ratio):
+    """Whether the medians meet @target: True, False, or None if unknown."""
+    if not target or not ours:
+        return None
+    kind, value, o = target["kind"], target["value"], ours["median"]
+    if kind == "abs<":
+        return o < value
+    if kind == "abs<=":
+        return o <= value
+    if not up:
+        return None
+    u = up["median"]
+    if kind == "equal":
+        return abs(o - u) <= 1e-9 * max(abs(o), abs(u), 1)
+    if kind == "growth":
+        return o - 1 <= (u - 1) / 2
+    if ratio is None:
+        return None
+    return ratio >= value if kind == "ratio>=" else ratio <= value
+
 
 def load(outdir):
     """Return figures, series, info, skips from every raw file."""
@@ -48,6 +103,12 @@ def load(outdir):
                 elif rec[0] == "skip" and len(rec) == 4:
                     skips[(rec[1], rec[2])] = rec[3]
     return figs, series, info, skips, sorted(rounds)
+
+
+def wnum(w):
+    """Sort key of a workload: W1, W1-THP, W2-..., W3, ... W10 by number."""
+    m = re.match(r"W(\d+)", w)
+    return int(m.group(1)) if m else 1 << 30
 
 
 def stats(samples):
@@ -126,53 +187,67 @@ def main():
 
     rows, results = [], []
     # By workload (W1 before W1-THP before W2...), then in the guest's order.
-    for (w, name), ent in sorted(figs.items(),
-                                 key=lambda kv: (kv[0][0].split("-")[0], kv[1]["order"])):
+    for (w, name), ent in sorted(figs.items(), key=lambda kv: (wnum(kv[0][0]), kv[1]["order"])):
         ours, up = stats(ent["samples"]["ours"]), stats(ent["samples"]["upstream"])
         ratio = None
         if ours and up and up["median"]:
             ratio = ours["median"] / up["median"]
         v = verdict(ent, ours, up)
+        tgt = target_of(w, name, ent["unit"])
+        ok = met(tgt, ours, up, ratio)
         results.append({"workload": w, "figure": name, "unit": ent["unit"],
                         "better": ent["better"], "ours": ours, "upstream": up,
-                        "ratio": ratio, "verdict": v or "within noise"})
-        rows.append((w, name, ent["unit"], ours, up, ratio, v, ent["better"]))
+                        "ratio": ratio, "verdict": v or "within noise",
+                        "target": tgt, "met": ok})
+        rows.append((w, name, ent["unit"], ours, up, ratio, v, ent["better"], tgt, ok))
     for (w, name), why in skips.items():
         results.append({"workload": w, "figure": name, "skipped": why})
-        rows.append((w, name, why, None, None, None, None, "skip"))
-    rows.sort(key=lambda r: r[0].split("-")[0])
+        rows.append((w, name, why, None, None, None, None, "skip", None, None))
+    rows.sort(key=lambda r: wnum(r[0]))
 
     print()
     print("KSM bench: ours vs upstream, %d round(s) per implementation, "
           "median [min..max] over rounds" % len(rounds))
     print("QEMU TCG without KVM: absolute numbers mean little here; "
           "compare ratios within this run only.")
-    hdr = "%-10s %-32s %-10s %-28s %-28s %6s  %s" % (
-        "workload", "figure", "unit", "ours", "upstream", "ratio", "")
+    fw = max([32] + [len(r[1]) for r in rows if r[7] != "skip"])
+    line = "%-10s %-*s %-9s %-27s %-27s %6s  %-18s %-3s  %s"
+    hdr = line % ("workload", fw, "figure", "unit", "ours", "upstream", "ratio", "target",
+                  "met", "")
     print(hdr)
     print("-" * len(hdr))
 
     def cell(s):
         return "-" if not s else "%s [%s..%s]" % (fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
 
-    for w, name, unit, ours, up, ratio, v, better in rows:
+    for w, name, unit, ours, up, ratio, v, better, tgt, ok in rows:
         if better == "skip":
-            print("%-10s %-32s %s" % (w, name, unit))
+            print("%-10s %-*s %s" % (w, fw, name, unit))
             continue
         tag = v if v else ("(info)" if better == "info" else "")
-        print("%-10s %-32s %-10s %-28s %-28s %6s  %s" % (
-            w, name, unit, cell(ours), cell(up),
-            "%.2f" % ratio if ratio is not None else "-", tag))
+        print((line % (
+            w, fw, name, unit, cell(ours), cell(up),
+            "%.2f" % ratio if ratio is not None else "-",
+            tgt["text"] if tgt else "", {True: "yes", False: "no"}.get(ok, "-" if tgt else ""),
+            tag)).rstrip())
     print()
     print("ratio = median(ours) / median(upstream); \"ours better/worse\" only "
           "when the min..max ranges do not overlap.")
+    print("target: Nx bounds the ratio; a unit bounds ours itself; met compares "
+          "the medians.")
+    judged = [r for r in results if r.get("met") is not None]
+    print("targets met: %d of %d%s" % (
+        sum(r["met"] for r in judged), len(judged),
+        "" if all(r["met"] for r in judged) else " (not met: %s)" % "; ".join(
+            "%s %s" % (r["workload"], r["figure"]) for r in judged if not r["met"])))
     for impl in IMPLS:
         i = info[impl]
         print("%-8s kernel %s; KSM slab caches: %s; ksmd: %s" % (
             impl, i.get("kernel", "?"), i.get("W7-caches", "?"), i.get("ksmd", "?")))
     print("sizes: %s" % info["upstream"].get("sizes", info["ours"].get("sizes", "?")))
-    print("       (the issue asks for W1 512 MiB, W2 4 x 256 MiB, W4 sparse 1 TiB; "
-          "scaled down where needed to fit the time budget under TCG)")
+    print("       (the issue asks for W1 512 MiB, W2 4 x 256 MiB, W4 sparse 1 TiB, "
+          "W9 64/256/1024 MiB,")
+    print("       W10 3 x 128 MiB; scaled down where needed to fit the time budget under TCG)")
 
     png = plot(outdir, series, rounds)
     # run.sh records which image was booted: uname alone cannot tell the
