@@ -20,7 +20,6 @@
 
 #include <linux/freezer.h>
 #include <linux/kthread.h>
-#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/pagemap.h>
@@ -305,14 +304,14 @@ static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 				unsigned int max_cpu, unsigned long max_pages)
 {
 	unsigned long prev, ratio, change, pages;
+	u64 cur;
 
 	/* A round shorter than a second counts as one against the target, */
 	a->secs = max(1UL, a->ms / MSEC_PER_SEC);
 	prev = a->last_secs ? a->last_secs : a->secs;
 	/* but its CPU share is that of its real duration (one thread). */
-	a->cpu_pct = clamp_t(u64, mul_u64_u64_div_u64(a->cpu_ms, 100,
-						      max(1UL, a->ms)),
-			     1, 100);
+	a->cpu_pct = clamp(min(a->cpu_ms, ULONG_MAX / 100) * 100 /
+			   max(1UL, a->ms), 1UL, 100UL);
 	/* A target too large to scale asks for the slowest scan. */
 	if (check_mul_overflow(target, 100UL, &ratio))
 		ratio = ULONG_MAX;
@@ -325,12 +324,12 @@ static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 	/*
 	 * pages_to_scan at a given CPU share, assuming cost in proportion
 	 * to pages.  Dividing last keeps small rates from being rounded
-	 * down to the cpu_pct granularity, where they could never grow.
+	 * down to the cpu_pct granularity, where they could never grow;
+	 * the product of two 32-bit values fits in 64 bits.
 	 */
-	pages = min_t(u64, pages,
-		      mul_u64_u32_div(a->pages, max_cpu, a->cpu_pct));
-	pages = max_t(u64, pages, mul_u64_u32_div(a->pages, KSM_ADVISOR_MIN_CPU,
-						  a->cpu_pct));
+	cur = min_t(u64, a->pages, U32_MAX);
+	pages = min_t(u64, pages, cur * max_cpu / a->cpu_pct);
+	pages = max_t(u64, pages, cur * KSM_ADVISOR_MIN_CPU / a->cpu_pct);
 	pages = min(pages, max_pages);
 
 	a->change = change;
