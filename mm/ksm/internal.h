@@ -49,7 +49,7 @@ struct ksm_item {
 	unsigned long addr_state;
 	union {
 		struct {			/* not KSM_ITEM_STABLE */
-			u32 csum;		/* ksmd: checksum at last visit */
+			u32 key;		/* ksmd: ksm_page_key() at last visit */
 			u8 gen;			/* ksmd: tree generation, see unstable.c */
 			u8 age;			/* ksmd: visits without merging */
 			u8 skips;		/* ksmd: visits still to skip */
@@ -135,6 +135,7 @@ struct ksm_snode {
 	};
 	int nr_items;			/* !CHAIN, ksmd: length of @members */
 	int nid;			/* ksmd: index of the tree linked in */
+	u32 key;			/* constant: key of the content */
 	u8 kind;			/* ksmd: enum ksm_snode_kind */
 };
 
@@ -204,7 +205,8 @@ extern struct rb_root *ksm_stable_roots;	/* ksmd */
 extern struct rb_root *ksm_unstable_roots;	/* ksmd */
 extern int ksm_nr_roots;	/* ksmd: roots of each kind, 1 or nr_node_ids */
 extern struct list_head ksm_migrated_nodes;	/* ksmd */
-extern u32 ksm_zero_csum;
+extern u32 ksm_zero_key;
+extern u32 ksm_key_mask;		/* debugfs */
 extern atomic_long_t ksm_pages_reused;
 
 void ksm_note_new_candidates(void);
@@ -218,6 +220,18 @@ static inline int ksm_tree_nid(unsigned long pfn)
 		return pfn_to_nid(pfn);
 #endif
 	return 0;
+}
+
+/*
+ * Both trees are ordered by content key first, and by the content itself
+ * only among equal keys: a descent reads another page only where the keys
+ * collide.  @ksm_key_mask lets a debug kernel make keys collide at will.
+ */
+static inline int ksm_key_cmp(u32 a, u32 b)
+{
+	a &= READ_ONCE(ksm_key_mask);
+	b &= READ_ONCE(ksm_key_mask);
+	return a < b ? -1 : a > b;
 }
 
 /* An mm whose last user is gone: its page tables are off limits. */
@@ -289,7 +303,7 @@ int __init ksm_sysfs_init(void);
 /* scan.c */
 int __init ksm_scan_init(void);
 struct task_struct * __init ksm_start_thread(void);
-u32 ksm_page_csum(struct page *page);
+u32 ksm_page_key(struct page *page);
 void ksm_advisor_set(bool scan_time);
 bool ksm_advisor_active(void);
 void ksm_scan_restart(void);
@@ -321,8 +335,8 @@ struct folio *ksm_snode_folio(struct ksm_snode *snode,
 void ksm_stable_unlink_item(struct ksm_item *item);
 void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 			 const struct ksm_anchor *at, bool over_limit);
-struct folio *ksm_stable_find(struct page *page);
-struct ksm_snode *ksm_stable_insert(struct folio *kfolio);
+struct folio *ksm_stable_find(struct page *page, u32 key);
+struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key);
 void ksm_snode_rehome_if_misplaced(struct ksm_snode *snode);
 void ksm_prune_migrated(void);
 int ksm_stable_remove_all(void);

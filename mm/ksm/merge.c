@@ -245,6 +245,19 @@ unlock:
 	return err;
 }
 
+/*
+ * The key samples the page: look at all of it before write protecting a
+ * page that only may be empty, and so making its next write fault.
+ */
+static bool ksm_page_is_zero(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return zero;
+}
+
 /**
  * ksm_merge_zero - map the zero page in place of an all-zero page
  * @item: the item of @page
@@ -261,7 +274,8 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
 	struct page *zpage;
 	int err = 0;
 
-	if (!ksm_cfg.use_zero_pages || item->csum != ksm_zero_csum)
+	if (!ksm_cfg.use_zero_pages || item->key != ksm_zero_key ||
+	    !ksm_page_is_zero(page))
 		return -EFAULT;
 	if (!ksm_lock_mm(mm))
 		return 0;

@@ -54,19 +54,46 @@ struct ksm_advisor_state {
 
 static struct ksm_advisor_state ksm_adv;
 
+/*
+ * The key of a page is a hash of a sample of it: KSM_KEY_CHUNKS runs of
+ * KSM_KEY_CHUNK bytes, one in each equal slice of the page, each one
+ * cache line further into its slice than the one before: the first
+ * bytes of the page are in it (and with 4 KiB pages the last), and a
+ * pattern repeating with the slice size cannot hide the same bytes in
+ * every slice.  An eighth of the page is read to tell a page's changes
+ * and to order the trees; only a merge candidate is read in full, and a
+ * merge is still decided by comparing whole pages under write protection.
+ */
+#define KSM_KEY_CHUNKS		8
+#define KSM_KEY_CHUNK		64
+#define KSM_KEY_SLICE		(PAGE_SIZE / KSM_KEY_CHUNKS)
+static_assert(KSM_KEY_CHUNKS * KSM_KEY_CHUNK <= KSM_KEY_SLICE);
+
+static u32 ksm_key_of(const void *addr)
+{
+	u64 sample[KSM_KEY_CHUNKS * KSM_KEY_CHUNK / sizeof(u64)];
+	int i;
+
+	for (i = 0; i < KSM_KEY_CHUNKS; i++)
+		memcpy((char *)sample + i * KSM_KEY_CHUNK,
+		       addr + i * (KSM_KEY_SLICE + KSM_KEY_CHUNK),
+		       KSM_KEY_CHUNK);
+	return xxhash(sample, sizeof(sample), 0);
+}
+
 /**
- * ksm_page_csum - checksum of the content of @page
+ * ksm_page_key - content key of @page, for change detection and the trees
  * @page: the page
  *
- * Return: a 32-bit hash of the whole page.
+ * Return: a 32-bit hash of a fixed sample of the page's bytes.
  */
-u32 ksm_page_csum(struct page *page)
+u32 ksm_page_key(struct page *page)
 {
 	void *addr = kmap_local_page(page);
-	u32 csum = xxhash(addr, PAGE_SIZE, 0);
+	u32 key = ksm_key_of(addr);
 
 	kunmap_local(addr);
-	return csum;
+	return key;
 }
 
 /* Take @item out of whichever tree it is in. */
@@ -604,12 +631,12 @@ static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
  */
 static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item)
 {
-	u32 csum;
+	u32 key;
 
 	ksm_item_untrack(item);
-	csum = ksm_page_csum(page);
-	if (csum != item->csum) {
-		item->csum = csum;
+	key = ksm_page_key(page);
+	if (key != item->key) {
+		item->key = key;
 		return true;
 	}
 	return !ksm_merge_zero(item, page);
@@ -661,7 +688,8 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 	}
 
 	lock_page(page);
-	snode = ksm_stable_insert(page_folio(page));
+	/* Write protected now: this key holds for the KSM page's life. */
+	snode = ksm_stable_insert(page_folio(page), ksm_page_key(page));
 	if (snode) {
 		ksm_stable_add_item(peer, snode, &peer_at, false);
 		ksm_stable_add_item(item, snode, &at, false);
@@ -702,12 +730,15 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 	bool over_limit = false;
 	struct ksm_item *peer;
 	struct folio *kfolio;
+	u32 key;
 
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
 		  ksm_visit_plain_page(page, item))
 		return;
 
-	kfolio = ksm_stable_find(page);
+	/* A KSM page's key is its snode's: the item may hold its index. */
+	key = own ? own->key : item->key;
+	kfolio = ksm_stable_find(page, key);
 	if (kfolio == page_folio(page) &&
 	    ksm_item_state(item) == KSM_ITEM_STABLE && item->snode == own) {
 		/* A migrated KSM folio just rehomed: still ours. */
@@ -723,6 +754,7 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 		return;
 	}
 
+	item->key = key;	/* loose now: the key is the tree's */
 	peer = ksm_unstable_match(item, page, &peer_page);
 	if (peer)
 		ksm_merge_unstable(item, page, peer, peer_page);
@@ -851,7 +883,7 @@ static int ksmd(void *unused)
 int __init ksm_scan_init(void)
 {
 	/* The zero page checksum depends on page size and endianness. */
-	ksm_zero_csum = ksm_page_csum(ZERO_PAGE(0));
+	ksm_zero_key = ksm_page_key(ZERO_PAGE(0));
 	return ksm_items_init();
 }
 

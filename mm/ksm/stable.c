@@ -70,6 +70,7 @@ static struct ksm_snode *ksm_chain_create(struct ksm_snode *node,
 		return NULL;
 	chain->kind = KSM_SNODE_CHAIN;
 	chain->nid = node->nid;
+	chain->key = node->key;
 	chain->pruned_at = jiffies;
 	rb_replace_node(&node->rb, &chain->rb, root);
 	ksm_chain_add_dup(chain, node);
@@ -111,7 +112,7 @@ static void ksm_item_unanchor(struct ksm_item *item)
 {
 	put_anon_vma(item->anon_vma);
 	item->index = 0;
-	item->csum = 0;
+	item->key = 0;
 	item->gen = 0;
 	item->age = 0;
 	item->skips = 0;
@@ -400,8 +401,32 @@ struct ksm_descent {
 	struct folio *folio;		/* on a match: referenced */
 };
 
+/*
+ * Order @page, of key @key, against the content of tree node *@nodep: the
+ * keys decide unless equal, then the pages.  On 0, *@foliop is the node's
+ * folio, referenced, and *@dupp its snode.  KSM_CMP_RESTART: a stale node
+ * went, the tree was rebalanced.
+ */
+#define KSM_CMP_RESTART		INT_MIN
+static int ksm_stable_cmp(struct page *page, u32 key, struct ksm_snode **nodep,
+			  struct ksm_snode **dupp, struct folio **foliop,
+			  struct rb_root *root, bool prune)
+{
+	int cmp = ksm_key_cmp(key, (*nodep)->key);
+
+	if (cmp)
+		return cmp;
+	*foliop = ksm_node_folio(nodep, dupp, root, prune);
+	if (!*foliop)
+		return KSM_CMP_RESTART;
+	cmp = memcmp_pages(page, &(*foliop)->page);
+	if (cmp)
+		folio_put(*foliop);
+	return cmp;
+}
+
 static void ksm_stable_descend(struct ksm_descent *d, struct page *page,
-			       bool prune)
+			       u32 key, bool prune)
 {
 	struct ksm_snode *node, *dup;
 	struct folio *folio;
@@ -414,11 +439,11 @@ restart:
 	while (*d->link) {
 		cond_resched();
 		node = rb_entry(*d->link, struct ksm_snode, rb);
-		folio = ksm_node_folio(&node, &dup, d->root, prune);
-		if (!folio)
-			goto restart;	/* a stale node went: rebalanced */
+		cmp = ksm_stable_cmp(page, key, &node, &dup, &folio, d->root,
+				     prune);
+		if (cmp == KSM_CMP_RESTART)
+			goto restart;
 
-		cmp = memcmp_pages(page, &folio->page);
 		d->parent = *d->link;
 		if (!cmp) {
 			d->node = node;
@@ -426,7 +451,6 @@ restart:
 			d->folio = folio;
 			return;
 		}
-		folio_put(folio);
 		d->link = cmp < 0 ? &d->parent->rb_left : &d->parent->rb_right;
 	}
 }
@@ -500,6 +524,7 @@ static void ksm_swap_out_misplaced(struct ksm_descent *d,
 /**
  * ksm_stable_find - look for a KSM folio with the content of @page
  * @page: the page being scanned, referenced by the caller
+ * @key: its key: ksm_page_key(), or its stable node's for a KSM page
  *
  * If @page itself belongs to a KSM folio on the migrated list, this is also
  * where that folio finds its new place in the tree of its node.
@@ -508,7 +533,7 @@ static void ksm_swap_out_misplaced(struct ksm_descent *d,
  * own folio), NULL if there is none with room, or ERR_PTR(-EBUSY) when the
  * candidate is locked and the page is best retried later.
  */
-struct folio *ksm_stable_find(struct page *page)
+struct folio *ksm_stable_find(struct page *page, u32 key)
 {
 	struct folio *folio = page_folio(page);
 	struct ksm_snode *own = ksm_folio_snode(folio);
@@ -525,7 +550,7 @@ struct folio *ksm_stable_find(struct page *page)
 	nid = ksm_tree_nid(folio_pfn(folio));
 	d.root = ksm_stable_roots + nid;
 again:
-	ksm_stable_descend(&d, page, true);
+	ksm_stable_descend(&d, page, key, true);
 	if (!d.folio) {
 		if (!own)
 			return NULL;
@@ -571,10 +596,11 @@ again:
 /**
  * ksm_stable_insert - add a new KSM folio to the stable tree
  * @kfolio: the folio, locked, already marked KSM with no stable node
+ * @key: ksm_page_key() of its content
  *
  * Return: the new stable node, or NULL if memory ran out.
  */
-struct ksm_snode *ksm_stable_insert(struct folio *kfolio)
+struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key)
 {
 	unsigned long kpfn = folio_pfn(kfolio);
 	int nid = ksm_tree_nid(kpfn);
@@ -582,7 +608,7 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio)
 	struct ksm_snode *snode;
 	bool same_content;
 
-	ksm_stable_descend(&d, &kfolio->page, false);
+	ksm_stable_descend(&d, &kfolio->page, key, false);
 	same_content = d.folio;
 	if (same_content)
 		folio_put(d.folio);
@@ -593,6 +619,7 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio)
 	INIT_HLIST_HEAD(&snode->members);
 	snode->kpfn = kpfn;
 	snode->nid = nid;
+	snode->key = key;
 
 	if (!same_content) {
 		snode->kind = KSM_SNODE_PLAIN;

@@ -40,7 +40,9 @@ unsigned long ksm_run_state = KSM_RUN_STOP;
 DEFINE_MUTEX(ksm_scan_mutex);
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
 DECLARE_WAIT_QUEUE_HEAD(ksm_iter_wait);
-u32 ksm_zero_csum __read_mostly;
+u32 ksm_zero_key __read_mostly;
+/* Debug: bits of the content keys the trees look at (all by default). */
+u32 ksm_key_mask __read_mostly = U32_MAX;
 
 /* Declared in <linux/ksm.h>: zero pages KSM mapped, over all mms. */
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);

@@ -8,6 +8,7 @@
  * nothing.
  */
 
+#include <linux/debugfs.h>
 #include <linux/kobject.h>
 #include <linux/kstrtox.h>
 #include <linux/kthread.h>
@@ -378,6 +379,19 @@ static int __init ksm_sysfs_register(void)
 }
 #endif /* CONFIG_SYSFS */
 
+/*
+ * Debug knobs, for tests: "key_mask" keeps only these bits of the content
+ * keys when the trees are ordered, so that keys collide at will (0: all
+ * of them; the trees are then ordered by content alone).  Takes effect on
+ * trees built afterwards: write it after run=2.
+ */
+static void __init ksm_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("ksm", NULL);
+
+	debugfs_create_x32("key_mask", 0600, dir, &ksm_key_mask);
+}
+
 static int __init ksm_init(void)
 {
 	struct task_struct *ksmd;
@@ -400,6 +414,7 @@ static int __init ksm_init(void)
 		return err;
 	}
 	ksm_hotplug_init();
+	ksm_debugfs_init();
 	return 0;
 }
 subsys_initcall(ksm_init);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KSM unstable trees: candidate pages whose checksum held still for a whole
- * scan round, sorted by their (writable, hence unreliable) content.
+ * KSM unstable trees: candidate pages whose key held still for a whole
+ * scan round, sorted by key and then by their (writable, hence
+ * unreliable) content.
  *
  * Since the pages may change under us, an unstable tree is only a hint: it
  * is thrown away at the start of every round and rebuilt as ksmd goes, and
@@ -99,18 +100,23 @@ static void ksm_unstable_link(struct ksm_item *item, int nid,
 #define KSM_CMP_GIVE_UP		INT_MIN
 
 /*
- * Compare @page with the page of unstable item @peer: <0, >0, or 0 with
- * the peer's page referenced in *@match.  KSM_CMP_GIVE_UP when the peer's
- * page is gone or is @page itself (shared by fork: nothing to gain), or a
- * match sits on another node than @nid (merge_across_nodes 0, migrated
- * since insertion: the next round files it correctly).
+ * Compare @page, of key @key, with the page of unstable item @peer: <0,
+ * >0, or 0 with the peer's page referenced in *@match.  The keys decide
+ * unless they are equal; then the pages do.  KSM_CMP_GIVE_UP when the
+ * peer's page is gone or is @page itself (shared by fork: nothing to
+ * gain), or a match sits on another node than @nid (merge_across_nodes
+ * 0, migrated since insertion: the next round files it correctly).
  */
-static int ksm_unstable_cmp(struct page *page, struct ksm_item *peer,
+static int ksm_unstable_cmp(struct page *page, u32 key, struct ksm_item *peer,
 			    int nid, struct page **match)
 {
-	struct page *peer_page = ksm_item_get_page(peer);
+	struct page *peer_page;
 	int cmp;
 
+	cmp = ksm_key_cmp(key, peer->key);
+	if (cmp)
+		return cmp;
+	peer_page = ksm_item_get_page(peer);
 	if (!peer_page)
 		return KSM_CMP_GIVE_UP;
 	cmp = peer_page == page ? KSM_CMP_GIVE_UP : memcmp_pages(page, peer_page);
@@ -127,7 +133,7 @@ static int ksm_unstable_cmp(struct page *page, struct ksm_item *peer,
 
 /**
  * ksm_unstable_match - find an unstable item with the content of @page
- * @item: the loose item of @page
+ * @item: the loose item of @page, holding its key
  * @page: the page being scanned, referenced by the caller
  * @match: set to the matching page, referenced, when one is found
  *
@@ -149,7 +155,7 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 	while (*link) {
 		cond_resched();
 		peer = rb_entry(*link, struct ksm_item, rb);
-		cmp = ksm_unstable_cmp(page, peer, nid, match);
+		cmp = ksm_unstable_cmp(page, item->key, peer, nid, match);
 		if (cmp == KSM_CMP_GIVE_UP)
 			return NULL;
 		if (cmp == 0)

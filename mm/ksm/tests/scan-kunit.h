@@ -138,7 +138,7 @@ static void ksm_test_item_packing(struct kunit *test)
 	ksm_item_set_state(&item, KSM_ITEM_UNSTABLE);
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
 	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_UNSTABLE);
-	item.csum = 0xdeadbeef;
+	item.key = 0xdeadbeef;
 	item.age = 7;
 	ksm_item_set_state(&item, KSM_ITEM_STABLE);
 	item.index = ULONG_MAX;		/* anything at all */
@@ -151,6 +151,43 @@ static void ksm_test_item_packing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, (unsigned long)KSM_ITEM_STABLE & PAGE_MASK, 0UL);
 }
 
+/*
+ * The key reads a cache line in each eighth of the page: a change there
+ * shows, one elsewhere need not (the merge itself compares whole pages).
+ */
+static void ksm_test_key_sample(struct kunit *test)
+{
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	u32 key;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	key = ksm_key_of(buf);
+	for (i = 0; i < KSM_KEY_CHUNKS; i++) {
+		char *c = buf + i * (KSM_KEY_SLICE + KSM_KEY_CHUNK);
+
+		c[0] = 1;
+		KUNIT_EXPECT_NE(test, ksm_key_of(buf), key);
+		c[0] = 0;
+		c[KSM_KEY_CHUNK - 1] = 1;
+		KUNIT_EXPECT_NE(test, ksm_key_of(buf), key);
+		c[KSM_KEY_CHUNK - 1] = 0;
+		/* Just past the chunk, if in the page: not sampled. */
+		if (c + KSM_KEY_CHUNK < buf + PAGE_SIZE) {
+			c[KSM_KEY_CHUNK] = 1;
+			KUNIT_EXPECT_EQ(test, ksm_key_of(buf), key);
+			c[KSM_KEY_CHUNK] = 0;
+		}
+	}
+	buf[0] = 1;
+	KUNIT_EXPECT_NE(test, ksm_key_of(buf), key);
+	buf[0] = 0;
+	if (PAGE_SIZE == SZ_4K) {
+		buf[PAGE_SIZE - 1] = 1;
+		KUNIT_EXPECT_NE(test, ksm_key_of(buf), key);
+	}
+}
+
 static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_skip_rounds),
 	KUNIT_CASE(ksm_test_ewma),
@@ -158,6 +195,7 @@ static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_advise_edges),
 	KUNIT_CASE(ksm_test_profit),
 	KUNIT_CASE(ksm_test_item_packing),
+	KUNIT_CASE(ksm_test_key_sample),
 	{}
 };
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * KUnit tests of the unstable tree generations: an item inserted in the
- * current generation must be erased from the tree, an older one not.
+ * KUnit tests of the unstable tree generations (an item inserted in the
+ * current generation must be erased from the tree, an older one not) and
+ * of the order both trees keep: content key first, then content.
  */
 #include <kunit/test.h>
 
@@ -15,8 +16,101 @@ static void ksm_test_gens_since(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_gens_since(0xfe, 0x300), 2U);
 }
 
+static void ksm_test_key_cmp(struct kunit *test)
+{
+	u32 saved = ksm_key_mask;
+
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(1, 2), -1);
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(2, 1), 1);
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(7, 7), 0);
+	/* Unsigned: the top bit does not make a key smaller. */
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(0x80000000, 1), 1);
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(U32_MAX, 0), 1);
+	/* The debug mask makes keys collide, and only it. */
+	ksm_key_mask = 0x3;
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(0x10, 0x20), 0);
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(0x11, 0x22), -1);
+	ksm_key_mask = 0;
+	KUNIT_EXPECT_EQ(test, ksm_key_cmp(0, U32_MAX), 0);
+	ksm_key_mask = saved;
+}
+
+/* A node of a model tree ordered as the KSM trees are: key, then content. */
+struct ksm_test_node {
+	struct rb_node rb;
+	u32 key;
+	u64 content;
+};
+
+static int ksm_test_order(u32 key, u64 content, struct ksm_test_node *n)
+{
+	int cmp = ksm_key_cmp(key, n->key);
+
+	if (cmp)
+		return cmp;
+	return content < n->content ? -1 : content > n->content;
+}
+
+/* Find (key, content), inserting @new there if given and not found. */
+static struct ksm_test_node *ksm_test_find(struct rb_root *root, u32 key,
+					   u64 content,
+					   struct ksm_test_node *new)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+	struct ksm_test_node *n;
+	int cmp;
+
+	while (*link) {
+		n = rb_entry(*link, struct ksm_test_node, rb);
+		cmp = ksm_test_order(key, content, n);
+		if (!cmp)
+			return n;
+		parent = *link;
+		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
+	}
+	if (new) {
+		rb_link_node(&new->rb, parent, link);
+		rb_insert_color(&new->rb, root);
+	}
+	return NULL;
+}
+
+/*
+ * With keys of a few bits, most contents collide: every content put in
+ * is found again, at its own node, and one never put in is not found,
+ * though its key is in the tree many times over.
+ */
+static void ksm_test_colliding_keys(struct kunit *test)
+{
+	const int nr = 200;
+	struct ksm_test_node *nodes;
+	struct rb_root root = RB_ROOT;
+	u32 saved = ksm_key_mask;
+	int i, found = 0;
+
+	nodes = kunit_kcalloc(test, nr, sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	ksm_key_mask = 0x3;
+	for (i = 0; i < nr; i++) {
+		nodes[i].key = i * 2654435761U;
+		nodes[i].content = (u64)i * 7919;
+		KUNIT_EXPECT_NULL(test, ksm_test_find(&root, nodes[i].key,
+						      nodes[i].content,
+						      &nodes[i]));
+	}
+	for (i = 0; i < nr; i++)
+		found += ksm_test_find(&root, nodes[i].key, nodes[i].content,
+				       NULL) == &nodes[i];
+	KUNIT_EXPECT_EQ(test, found, nr);
+	/* Same key as node 5 and as a quarter of the tree: no content match. */
+	KUNIT_EXPECT_NULL(test, ksm_test_find(&root, nodes[5].key, 1, NULL));
+	ksm_key_mask = saved;
+}
+
 static struct kunit_case ksm_unstable_cases[] = {
 	KUNIT_CASE(ksm_test_gens_since),
+	KUNIT_CASE(ksm_test_key_cmp),
+	KUNIT_CASE(ksm_test_colliding_keys),
 	{}
 };
 
