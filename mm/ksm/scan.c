@@ -201,11 +201,24 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 	return false;
 }
 
-/* Where the page walk found the next candidate page. */
+/*
+ * One page walk collects up to KSM_WALK_MAX candidate pages, referenced,
+ * for ksmd to visit after one mmap_lock round trip instead of one each.
+ */
+#define KSM_WALK_MAX	16
+
 struct ksm_found {
-	struct folio *folio;
-	struct page *page;
-	unsigned long addr;
+	unsigned int nr;		/* pages found */
+	unsigned int max;		/* how many the walk may collect */
+	struct page *page[KSM_WALK_MAX];
+	unsigned long addr[KSM_WALK_MAX];
+};
+
+/* Pages ksmd is to visit next, referenced, with their items. */
+struct ksm_visits {
+	unsigned int nr;
+	struct page *page[KSM_WALK_MAX];
+	struct ksm_item *item[KSM_WALK_MAX];
 };
 
 /* An anonymous, non-device page of @folio: what ksmd looks at. */
@@ -214,14 +227,22 @@ static bool ksm_candidate(struct folio *folio)
 	return folio_test_anon(folio) && !folio_is_zone_device(folio);
 }
 
-static int ksm_found_at(struct ksm_found *found, struct folio *folio,
-			struct page *page, unsigned long addr)
+/*
+ * Collect @page of @folio at @addr; 1 when the walk is to stop there.  A
+ * large folio is visited alone: our references on it while other pages
+ * are visited would make the split that its merging needs fail.
+ */
+static int ksm_found_add(struct ksm_found *found, struct folio *folio,
+			 struct page *page, unsigned long addr)
 {
+	bool large = folio_test_large(folio);
+
+	if (large && found->nr)
+		return 1;
 	folio_get(folio);
-	found->folio = folio;
-	found->page = page;
-	found->addr = addr;
-	return 1;
+	found->page[found->nr] = page;
+	found->addr[found->nr++] = addr;
+	return large || found->nr == found->max;
 }
 
 static int ksm_find_pmd_leaf(pmd_t *pmdp, unsigned long addr,
@@ -241,7 +262,7 @@ static int ksm_find_pmd_leaf(pmd_t *pmdp, unsigned long addr,
 		page = vm_normal_page_pmd(walk->vma, addr, pmd);
 		if (page && ksm_candidate(page_folio(page))) {
 			page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
-			ret = ksm_found_at(found, page_folio(page), page, addr);
+			ret = ksm_found_add(found, page_folio(page), page, addr);
 		} else {
 			ret = -EAGAIN;
 		}
@@ -280,8 +301,9 @@ static int ksm_find_page_pmd(pmd_t *pmdp, unsigned long addr,
 		if (!pte_present(pte))
 			continue;
 		page = vm_normal_page(walk->vma, addr, pte);
-		if (page && ksm_candidate(page_folio(page))) {
-			ret = ksm_found_at(found, page_folio(page), page, addr);
+		if (page && ksm_candidate(page_folio(page)) &&
+		    ksm_found_add(found, page_folio(page), page, addr)) {
+			ret = 1;
 			break;
 		}
 	}
@@ -475,7 +497,7 @@ static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
 
 /* What ksm_scan_vmas() ended with. */
 enum ksm_scan_result {
-	KSM_SCAN_FOUND,		/* a page to visit; mmap_lock dropped */
+	KSM_SCAN_FOUND,		/* pages to visit (or no memory); unlocked */
 	KSM_SCAN_DONE,		/* no more pages; mmap_lock still held */
 	KSM_SCAN_YIELD,		/* let others have mmap_lock; dropped */
 };
@@ -491,19 +513,53 @@ static bool ksm_should_yield(struct mm_struct *mm)
 }
 
 /*
+ * Take the pages one walk found in @vma, in address order: find or make
+ * the item of each, and add those smart scan does not skip to @v.  False
+ * when out of memory for an item: the cursor then stays at that page.
+ */
+static bool ksm_take_found(struct vm_area_struct *vma,
+			   struct ksm_found *found, struct ksm_visits *v)
+{
+	struct ksm_item *item = NULL;
+	unsigned int i;
+
+	for (i = 0; i < found->nr; i++) {
+		struct page *page = found->page[i];
+		unsigned long addr = found->addr[i];
+
+		ksm_cursor.addr = addr;
+		item = ksm_item_at(vma->vm_mm, ksm_cursor.link, addr);
+		if (!item)
+			break;
+		ksm_cursor.link = &item->next;
+		ksm_cursor.addr += PAGE_SIZE;
+		if (ksm_smart_skip(page, item)) {
+			put_page(page);
+			continue;
+		}
+		flush_anon_page(vma, page, addr);
+		flush_dcache_page(page);
+		v->page[v->nr] = page;
+		v->item[v->nr++] = item;
+	}
+	for (; i < found->nr; i++)
+		put_page(found->page[i]);
+	return item || !found->nr;
+}
+
+/*
  * Walk the VM_MERGEABLE vmas of the mm under the cursor, from the cursor
- * on, with its mmap_lock held for reading.  On KSM_SCAN_FOUND, *@itemp
- * is the item (NULL if no memory for one) and *@pagep the page
- * (referenced).
+ * on, with its mmap_lock held for reading, until @v holds pages to visit
+ * (at most @want).
  */
 static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
-					  struct page **pagep,
-					  struct ksm_item **itemp)
+					  struct ksm_visits *v,
+					  unsigned int want)
 {
+	struct ksm_found found = { .max = want };
 	struct vm_area_struct *vma;
-	struct ksm_found found;
-	struct ksm_item *item;
 	struct vma_iterator vmi;
+	bool done, taken;
 
 	vma_iter_init(&vmi, mm, ksm_cursor.addr);
 	for_each_vma(vmi, vma) {
@@ -514,33 +570,19 @@ static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
 			ksm_cursor.addr = vma->vm_end;
 
 		while (ksm_cursor.addr < vma->vm_end) {
-			if (walk_page_range_vma(vma, ksm_cursor.addr,
-						vma->vm_end, &ksm_find_page_ops,
-						&found) <= 0) {
+			found.nr = 0;
+			done = walk_page_range_vma(vma, ksm_cursor.addr,
+						   vma->vm_end,
+						   &ksm_find_page_ops,
+						   &found) <= 0;
+			taken = ksm_take_found(vma, &found, v);
+			if (taken && done)
 				ksm_cursor.addr = vma->vm_end;
-				break;
-			}
-			ksm_cursor.addr = found.addr;
-			flush_anon_page(vma, found.page, found.addr);
-			flush_dcache_page(found.page);
-
-			item = ksm_item_at(mm, ksm_cursor.link, found.addr);
-			if (!item) {
-				folio_put(found.folio);
+			if (!taken || v->nr) {
 				mmap_read_unlock(mm);
-				*itemp = NULL;
 				return KSM_SCAN_FOUND;
 			}
-			ksm_cursor.link = &item->next;
-			ksm_cursor.addr += PAGE_SIZE;
-			if (!ksm_smart_skip(found.page, item)) {
-				mmap_read_unlock(mm);
-				*pagep = found.page;
-				*itemp = item;
-				return KSM_SCAN_FOUND;
-			}
-			folio_put(found.folio);
-			if (ksm_should_yield(mm)) {
+			if (found.nr && ksm_should_yield(mm)) {
 				mmap_read_unlock(mm);
 				return KSM_SCAN_YIELD;
 			}
@@ -551,12 +593,12 @@ static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
 }
 
 /*
- * Find the next page to visit in the mm under the cursor.  Returns true if
- * ksmd should stop there, with *@itemp (NULL if no memory for an item) and
- * *@pagep (referenced); false when the mm is done and the cursor moved.
+ * Find the next pages to visit in the mm under the cursor.  Returns true
+ * if ksmd should stop there, with the pages in @v (none if no memory for
+ * an item); false when the mm is done and the cursor moved.
  */
-static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
-			struct ksm_item **itemp)
+static bool ksm_scan_mm(struct ksm_mm *kmm, struct ksm_visits *v,
+			unsigned int want)
 {
 	struct mm_struct *mm = kmm->slot.mm;
 	enum ksm_scan_result res;
@@ -567,7 +609,7 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 			ksm_leave_mm(kmm, false);
 			return false;
 		}
-		res = ksm_scan_vmas(mm, pagep, itemp);
+		res = ksm_scan_vmas(mm, v, want);
 	} while (res == KSM_SCAN_YIELD);
 
 	if (res == KSM_SCAN_FOUND)
@@ -577,35 +619,36 @@ static bool ksm_scan_mm(struct ksm_mm *kmm, struct page **pagep,
 }
 
 /*
- * The next page for ksmd to visit, with its item; NULL at the end of a
- * round, when nothing is registered, or when out of memory.
+ * Fill @v with up to @want pages for ksmd to visit, with their items.
+ * Returns how many: 0 at the end of a round, when nothing is registered,
+ * or when out of memory.
  */
-static struct ksm_item *ksm_scan_next(struct page **pagep)
+static unsigned int ksm_scan_next(struct ksm_visits *v, unsigned int want)
 {
-	struct ksm_item *item;
 	struct ksm_mm *kmm;
 
+	v->nr = 0;
 	if (list_empty(&ksm_mm_head.slot.mm_node))
-		return NULL;
+		return 0;
 
 	if (ksm_cursor.kmm == &ksm_mm_head) {
 		ksm_round_begin();
 		kmm = ksm_cursor_step(&ksm_mm_head, false);
 		/* The last mm may have exited since the check above. */
 		if (kmm == &ksm_mm_head)
-			return NULL;
+			return 0;
 		ksm_cursor_enter(kmm);
 	}
 
 	for (;;) {
-		if (ksm_scan_mm(ksm_cursor.kmm, pagep, &item))
-			return item;
+		if (ksm_scan_mm(ksm_cursor.kmm, v, want))
+			return v->nr;
 		if (ksm_cursor.kmm == &ksm_mm_head)
 			break;
 		ksm_cursor_enter(ksm_cursor.kmm);
 	}
 	ksm_round_end();
-	return NULL;
+	return 0;
 }
 
 /*
@@ -763,20 +806,21 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 /* Visit up to @nr_pages pages; stop early at the end of a round. */
 static void ksm_scan_batch(unsigned int nr_pages)
 {
-	struct ksm_item *item;
-	struct page *page;
-	unsigned int done;
+	struct ksm_visits v;
+	unsigned int done, i;
 
-	for (done = 0; done < nr_pages; done++) {
+	for (done = 0; done < nr_pages; done += v.nr) {
 		if (unlikely(freezing(current)))
 			break;
 		cond_resched();
-		item = ksm_scan_next(&page);
-		if (!item)
+		if (!ksm_scan_next(&v, min(nr_pages - done, KSM_WALK_MAX)))
 			break;
-		ksm_visit(page, item);
-		put_page(page);
-		ksm_stats.scanned++;
+		for (i = 0; i < v.nr; i++) {
+			ksm_visit(v.page[i], v.item[i]);
+			put_page(v.page[i]);
+			ksm_stats.scanned++;
+			cond_resched();
+		}
 	}
 }
 
