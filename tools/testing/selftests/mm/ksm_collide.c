@@ -128,10 +128,10 @@ int main(void)
 
 	ksmt_start();
 	ksft_set_plan(3);
+	ksmt_take_over(cleanup);
 	ksmt_setup();
 	/* Unique pages that smart scan skips are out of the unstable tree. */
 	ksmt_set("smart_scan", 0);
-	ksmt_take_over(cleanup);
 
 	area = ksmt_map(NR_PAGES);
 	ksmt_mergeable(area, NR_PAGES);
