@@ -26,82 +26,6 @@
 #include "../internal.h"
 #include "internal.h"
 
-/*
- * Write-protect the pte found by @pvmw, unless someone may be writing to
- * the folio behind our back (a GUP pin, O_DIRECT in flight) or the folio
- * cannot stop being exclusive.  Returns the final pte in *@orig.
- */
-static int ksm_wrprotect_pte(struct vm_area_struct *vma, struct folio *folio,
-			     struct page_vma_mapped_walk *pvmw, pte_t *orig)
-{
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long addr = pvmw->address;
-	bool exclusive = PageAnonExclusive(&folio->page);
-	pte_t pte = ptep_get(pvmw->pte);
-	int swapcache;
-
-	if (!pte_write(pte) && !pte_dirty(pte) && !exclusive &&
-	    !mm_tlb_flush_pending(mm)) {
-		*orig = pte;
-		return 0;
-	}
-
-	swapcache = folio_test_swapcache(folio);
-	flush_cache_page(vma, addr, folio_pfn(folio));
-	/*
-	 * Clear and flush before looking at the refcount: once no TLB maps
-	 * the page, GUP-fast cannot take a new reference, so the comparison
-	 * below stays true.  Only permissions are reduced, and no other page
-	 * gets mapped: no mmu notifier invalidation needed for the clear.
-	 */
-	pte = ptep_clear_flush(vma, addr, pvmw->pte);
-	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + swapcache)
-		goto restore;
-	if (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))
-		goto restore;
-
-	if (pte_dirty(pte))
-		folio_mark_dirty(folio);
-	pte = pte_wrprotect(pte_mkclean(pte));
-	set_pte_at(mm, addr, pvmw->pte, pte);
-	*orig = pte;
-	return 0;
-
-restore:
-	set_pte_at(mm, addr, pvmw->pte, pte);
-	return -EFAULT;
-}
-
-static int ksm_wrprotect(struct vm_area_struct *vma, struct folio *folio,
-			 pte_t *orig)
-{
-	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
-	struct mmu_notifier_range range;
-	int err = -EFAULT;
-
-	/*
-	 * No folio_maybe_dma_pinned() shortcut: a small folio mapped by 1024
-	 * processes would look pinned.  The exact reference count test in
-	 * ksm_wrprotect_pte() refuses pinned folios all the same.
-	 */
-	if (WARN_ON_ONCE(folio_test_large(folio)))
-		return -EFAULT;
-	pvmw.address = page_address_in_vma(&folio->page, vma);
-	if (pvmw.address == -EFAULT)
-		return -EFAULT;
-
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
-				pvmw.address, pvmw.address + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	if (page_vma_mapped_walk(&pvmw)) {
-		if (!WARN_ONCE(!pvmw.pte, "ksm: PMD-mapped small folio"))
-			err = ksm_wrprotect_pte(vma, folio, &pvmw, orig);
-		page_vma_mapped_walk_done(&pvmw);
-	}
-	mmu_notifier_invalidate_range_end(&range);
-	return err;
-}
-
 /* The pte that will map @kpage (a KSM page or the zero page) at @addr. */
 static pte_t ksm_make_pte(struct vm_area_struct *vma, unsigned long addr,
 			  struct page *kpage)
@@ -126,71 +50,103 @@ static pte_t ksm_make_pte(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * The pmd of a page table mapping @addr, if there is one.  THP code may
- * clear and set a pmd without the anon_vma lock: look for a present pmd
- * that is not huge in one go.
+ * The pte at @ptep, once @pte, is cleared and flushed, and nobody can write
+ * to @folio behind our back: map @kpage there instead if the contents are
+ * the same.  Comparing with the pte cleared rather than write protected
+ * saves a second flush.
  */
-static pmd_t *ksm_pte_table(struct mm_struct *mm, unsigned long addr)
+static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
+			  pte_t *ptep, pte_t pte, struct folio *folio,
+			  struct page *kpage)
 {
-	pmd_t *pmd = mm_find_pmd(mm, addr);
-	pmd_t val;
-
-	if (!pmd)
-		return NULL;
-	val = pmdp_get_lockless(pmd);
-	return pmd_present(val) && !pmd_trans_huge(val) ? pmd : NULL;
-}
-
-/* Swap the pte at @ptep (locked, equal to @orig) over to @kpage. */
-static void ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
-			   pte_t *ptep, pte_t orig, struct page *page,
-			   struct page *kpage)
-{
-	struct folio *folio = page_folio(page);
-	pte_t newpte = ksm_make_pte(vma, addr, kpage);
-
-	flush_cache_page(vma, addr, pte_pfn(orig));
-	/* Read-only to read-only of the same content: no notifier needed. */
-	ptep_clear_flush(vma, addr, ptep);
-	set_pte_at(vma->vm_mm, addr, ptep, newpte);
-
-	folio_remove_rmap_pte(folio, page, vma);
+	if (!pages_identical(&folio->page, kpage))
+		return -EFAULT;
+	/* Other mappings of the folio keep it: keep its data too. */
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	set_pte_at(vma->vm_mm, addr, ptep, ksm_make_pte(vma, addr, kpage));
+	folio_remove_rmap_pte(folio, &folio->page, vma);
 	if (!folio_mapped(folio))
 		folio_free_swap(folio);
 	folio_put(folio);
+	return 0;
 }
 
 /*
- * Map @kpage where @page is mapped in @vma, provided the pte is still the
- * write-protected @orig.
+ * Write-protect the pte found by @pvmw, or with @kpage map that in its
+ * place, unless someone may be writing to the folio behind our back (a GUP
+ * pin, O_DIRECT in flight) or the folio cannot stop being exclusive.
  */
-static int ksm_replace_pte(struct vm_area_struct *vma, struct page *page,
-			   struct page *kpage, pte_t orig)
+static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
+			 struct page_vma_mapped_walk *pvmw, struct page *kpage)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr = pvmw->address;
+	bool exclusive = PageAnonExclusive(&folio->page);
+	pte_t pte = ptep_get(pvmw->pte);
+	int swapcache;
+
+	if (!kpage && !pte_write(pte) && !pte_dirty(pte) && !exclusive &&
+	    !mm_tlb_flush_pending(mm))
+		return 0;
+
+	swapcache = folio_test_swapcache(folio);
+	flush_cache_page(vma, addr, folio_pfn(folio));
+	/*
+	 * Clear and flush before looking at the refcount: once no TLB maps
+	 * the page, GUP-fast cannot take a new reference, so the comparison
+	 * below stays true.
+	 */
+	pte = ptep_clear_flush(vma, addr, pvmw->pte);
+	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + swapcache)
+		goto restore;
+	if (kpage) {
+		if (ksm_switch_pte(vma, addr, pvmw->pte, pte, folio, kpage))
+			goto restore;
+		return 0;
+	}
+	if (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))
+		goto restore;
+
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	set_pte_at(mm, addr, pvmw->pte, pte_wrprotect(pte_mkclean(pte)));
+	return 0;
+
+restore:
+	set_pte_at(mm, addr, pvmw->pte, pte);
+	return -EFAULT;
+}
+
+/*
+ * Write-protect @folio where @vma maps it, or with @kpage replace it there
+ * by @kpage.
+ */
+static int ksm_merge_mapping(struct vm_area_struct *vma, struct folio *folio,
+			     struct page *kpage)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
 	struct mmu_notifier_range range;
-	unsigned long addr;
-	spinlock_t *ptl;	/* the page table lock of @pmd */
-	pte_t *ptep;
-	pmd_t *pmd;
 	int err = -EFAULT;
 
-	addr = page_address_in_vma(page, vma);
-	pmd = addr == -EFAULT ? NULL : ksm_pte_table(mm, addr);
-	if (!pmd)
+	/*
+	 * No folio_maybe_dma_pinned() shortcut: a small folio mapped by 1024
+	 * processes would look pinned.  The exact reference count test in
+	 * ksm_merge_pte() refuses pinned folios all the same.
+	 */
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return -EFAULT;
+	pvmw.address = page_address_in_vma(&folio->page, vma);
+	if (pvmw.address == -EFAULT)
 		return -EFAULT;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
-				addr + PAGE_SIZE);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
+				pvmw.address, pvmw.address + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
-	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (ptep) {
-		if (pte_same(ptep_get(ptep), orig)) {
-			VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
-			ksm_switch_pte(vma, addr, ptep, orig, page, kpage);
-			err = 0;
-		}
-		pte_unmap_unlock(ptep, ptl);
+	if (page_vma_mapped_walk(&pvmw)) {
+		if (!WARN_ONCE(!pvmw.pte, "ksm: PMD-mapped small folio"))
+			err = ksm_merge_pte(vma, folio, &pvmw, kpage);
+		page_vma_mapped_walk_done(&pvmw);
 	}
 	mmu_notifier_invalidate_range_end(&range);
 	return err;
@@ -216,7 +172,6 @@ static void ksm_promote(struct folio *folio)
 static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
 			 struct page *kpage)
 {
-	pte_t orig = __pte(0);
 	int err = -EFAULT;
 
 	if (page == kpage)		/* the KSM page was forked */
@@ -232,14 +187,9 @@ static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
 	if (PageTransCompound(page) && split_huge_page(page))
 		goto unlock;
 
-	if (ksm_wrprotect(vma, page_folio(page), &orig))
-		goto unlock;
-	if (!kpage) {
+	err = ksm_merge_mapping(vma, page_folio(page), kpage);
+	if (!err && !kpage)
 		ksm_promote(page_folio(page));
-		err = 0;
-	} else if (pages_identical(page, kpage)) {
-		err = ksm_replace_pte(vma, page, kpage, orig);
-	}
 unlock:
 	unlock_page(page);
 	return err;

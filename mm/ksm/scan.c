@@ -446,7 +446,7 @@ static void ksm_round_begin(void)
 	trace_ksm_start_scan(ksm_cursor.rounds, ksm_stats.items);
 	/*
 	 * Pages held in per-cpu LRU batches carry an extra reference that
-	 * defeats ksm_wrprotect(): drain them once per round.
+	 * defeats ksm_merge_pte(): drain them once per round.
 	 */
 	lru_add_drain_all();
 	if (!ksm_cfg.merge_across_nodes)
