@@ -43,6 +43,7 @@ enum ksm_advisor_mode {
 
 static enum ksm_advisor_mode ksm_advisor;
 #define KSM_ADVISOR_MIN_CPU	10
+#define KSM_ADVISOR_MIN_PAGES	10UL	/* lowest pages_to_scan it sets */
 #define KSM_ADVISOR_EWMA_PCT	30	/* weight of the newest sample */
 
 struct ksm_advisor_state {
@@ -379,6 +380,8 @@ static unsigned long ksm_advise(struct ksm_advice *a, unsigned long target,
 	cur = min_t(u64, a->pages, U32_MAX);
 	pages = min_t(u64, pages, cur * max_cpu / a->cpu_pct);
 	pages = max_t(u64, pages, cur * KSM_ADVISOR_MIN_CPU / a->cpu_pct);
+	/* A rate of 0 could never be measured again: keep a few pages. */
+	pages = max(pages, KSM_ADVISOR_MIN_PAGES);
 	pages = min(pages, max_pages);
 
 	a->change = change;

@@ -76,6 +76,11 @@ static void ksm_test_advise(struct kunit *test)
 				 .last_secs = 1, .change = 100 };
 	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 10, 70, 30000), 204UL);
 	KUNIT_EXPECT_EQ(test, a.cpu_pct, 100U);
+
+	/* Going down from 2 pages: never to 0, which would stop ksmd. */
+	a = (struct ksm_advice){ .pages = 2, .ms = 50, .cpu_ms = 50,
+				 .last_secs = 1, .change = 100 };
+	KUNIT_EXPECT_EQ(test, ksm_advise(&a, 10, 70, 30000), 10UL);
 }
 
 static void ksm_test_advise_edges(struct kunit *test)
