@@ -898,6 +898,11 @@ static void ksmd_pause(void)
 		wait_event_freezable_timeout(ksm_iter_wait,
 					     READ_ONCE(ksm_cfg.sleep_ms) != ms,
 					     msecs_to_jiffies(ms));
+	/*
+	 * With sleep_millisecs 0 the wait returns at once, and a batch that
+	 * does nothing (pages_to_scan 0) has no scheduling point of its own.
+	 */
+	cond_resched();
 }
 
 /* One batch, with the trees to itself and memory not going offline. */
