@@ -12,6 +12,7 @@
 
 #include <linux/ksm.h>
 #include <linux/list.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
@@ -60,6 +61,7 @@ struct ksm_item {
 		struct {			/* KSM_ITEM_UNSTABLE */
 			struct rb_node rb;	/* ksmd */
 			int nid;		/* ksmd: unstable tree index */
+			u32 scope;		/* ksmd: see ksm_folio_scope() */
 		};
 		struct {			/* KSM_ITEM_STABLE */
 			struct ksm_snode *snode;	/* ksmd */
@@ -134,10 +136,13 @@ struct ksm_snode {
 		unsigned long pruned_at; /* CHAIN, ksmd: jiffies of last prune */
 	};
 	int nr_items;			/* !CHAIN, ksmd: length of @members */
-	int nid;			/* ksmd: index of the tree linked in */
 	u32 key;			/* constant: key of the content */
+	u32 scope;			/* constant: see ksm_folio_scope() */
+	u16 nid;			/* ksmd: index of the tree linked in */
 	u8 kind;			/* ksmd: enum ksm_snode_kind */
 };
+
+static_assert(NODES_SHIFT <= 16);	/* any node id fits in @nid */
 
 /* struct ksm_mm - a registered mm (the MMF_VM_MERGEABLE bit is set) */
 struct ksm_mm {
@@ -158,6 +163,12 @@ struct ksm_cursor {
 	unsigned long rounds;		/* ksmd: completed full scans */
 };
 
+/* Which pages may merge with which: sysfs "merge_scope". */
+enum ksm_merge_scope {
+	KSM_SCOPE_GLOBAL,	/* any with any */
+	KSM_SCOPE_MEMCG,	/* only pages charged to the same memory cgroup */
+};
+
 /* Tunables, all written from sysfs. */
 struct ksm_config {
 	unsigned int pages_to_scan;	/* pages per batch */
@@ -166,6 +177,7 @@ struct ksm_config {
 	int max_sharing;		/* ksmd: max_page_sharing, >= 2 */
 	unsigned int merge_across_nodes; /* ksmd: one tree for all nodes */
 	int nr_trees;			/* ksmd: 1, or nr_node_ids */
+	u8 merge_scope;			/* ksmd: enum ksm_merge_scope */
 	bool use_zero_pages;
 	bool smart_scan;
 };
@@ -232,6 +244,49 @@ static inline int ksm_key_cmp(u32 a, u32 b)
 	a &= READ_ONCE(ksm_key_mask);
 	b &= READ_ONCE(ksm_key_mask);
 	return a < b ? -1 : a > b;
+}
+
+/*
+ * Where a page belongs in the trees under the merge scope: 0 for all pages
+ * with scope global, else the serial number of the memory cgroup @folio
+ * is charged to, which no other cgroup ever gets (unlike its id, reused
+ * once a cgroup is gone).  Read unlocked, it only orders the trees:
+ * ksm_same_scope() decides, under the folio lock, whether two pages merge.
+ */
+static inline u32 ksm_folio_scope(struct folio *folio)
+{
+	u32 scope = 0;
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+
+	if (ksm_cfg.merge_scope != KSM_SCOPE_MEMCG)
+		return 0;
+	rcu_read_lock();
+	memcg = folio_memcg(folio);
+	if (memcg)
+		scope = memcg->css.serial_nr;
+	rcu_read_unlock();
+#endif
+	return scope;
+}
+
+/*
+ * May @folio, locked, be mapped in place of, or replaced by, @kfolio?  The
+ * lock holds @folio's charge still; a KSM folio, referenced, keeps its own
+ * until freed, as cgroup v2 never moves the charge of a live folio.
+ */
+static inline bool ksm_same_scope(struct folio *folio, struct folio *kfolio)
+{
+	return ksm_cfg.merge_scope != KSM_SCOPE_MEMCG ||
+	       folio_memcg(folio) == folio_memcg(kfolio);
+}
+
+/* Order in both trees: the scope, then the content key. */
+static inline int ksm_tree_cmp(u32 scope_a, u32 key_a, u32 scope_b, u32 key_b)
+{
+	if (scope_a != scope_b)
+		return scope_a < scope_b ? -1 : 1;
+	return ksm_key_cmp(key_a, key_b);
 }
 
 /* An mm whose last user is gone: its page tables are off limits. */

@@ -184,6 +184,10 @@ static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
 	 */
 	if (!trylock_page(page))
 		return -EFAULT;
+	/* The trees sort by scope, but only now is the charge held still. */
+	if (kpage && !is_zero_pfn(page_to_pfn(kpage)) &&
+	    !ksm_same_scope(page_folio(page), page_folio(kpage)))
+		goto unlock;
 	if (PageTransCompound(page) && split_huge_page(page))
 		goto unlock;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KSM stable trees: the write-protected KSM folios, sorted by content.
+ * KSM stable trees: the write-protected KSM folios, sorted by merge scope
+ * and content.
  *
  * A tree node is either a PLAIN snode for one KSM folio, or a CHAIN whose
  * members are DUP snodes, one per KSM folio of that same content, so that
@@ -71,6 +72,7 @@ static struct ksm_snode *ksm_chain_create(struct ksm_snode *node,
 	chain->kind = KSM_SNODE_CHAIN;
 	chain->nid = node->nid;
 	chain->key = node->key;
+	chain->scope = node->scope;
 	chain->pruned_at = jiffies;
 	rb_replace_node(&node->rb, &chain->rb, root);
 	ksm_chain_add_dup(chain, node);
@@ -394,6 +396,7 @@ static struct folio *ksm_node_folio(struct ksm_snode **nodep,
 /* Result of descending a stable tree looking for a page's content. */
 struct ksm_descent {
 	struct rb_root *root;
+	u32 scope;			/* where the page belongs */
 	struct rb_node *parent;
 	struct rb_node **link;		/* where a new node would go */
 	struct ksm_snode *node;		/* on a match: the tree node */
@@ -402,17 +405,18 @@ struct ksm_descent {
 };
 
 /*
- * Order @page, of key @key, against the content of tree node *@nodep: the
- * keys decide unless equal, then the pages.  On 0, *@foliop is the node's
+ * Order @page, of key @key in scope @scope, against the content of tree
+ * node *@nodep: scopes and keys decide unless equal, then the pages.  On 0, *@foliop is the node's
  * folio, referenced, and *@dupp its snode.  KSM_CMP_RESTART: a stale node
  * went, the tree was rebalanced.
  */
 #define KSM_CMP_RESTART		INT_MIN
-static int ksm_stable_cmp(struct page *page, u32 key, struct ksm_snode **nodep,
-			  struct ksm_snode **dupp, struct folio **foliop,
-			  struct rb_root *root, bool prune)
+static int ksm_stable_cmp(struct page *page, u32 scope, u32 key,
+			  struct ksm_snode **nodep, struct ksm_snode **dupp,
+			  struct folio **foliop, struct rb_root *root,
+			  bool prune)
 {
-	int cmp = ksm_key_cmp(key, (*nodep)->key);
+	int cmp = ksm_tree_cmp(scope, key, (*nodep)->scope, (*nodep)->key);
 
 	if (cmp)
 		return cmp;
@@ -439,8 +443,8 @@ restart:
 	while (*d->link) {
 		cond_resched();
 		node = rb_entry(*d->link, struct ksm_snode, rb);
-		cmp = ksm_stable_cmp(page, key, &node, &dup, &folio, d->root,
-				     prune);
+		cmp = ksm_stable_cmp(page, d->scope, key, &node, &dup, &folio,
+				     d->root, prune);
 		if (cmp == KSM_CMP_RESTART)
 			goto restart;
 
@@ -549,6 +553,8 @@ struct folio *ksm_stable_find(struct page *page, u32 key)
 
 	nid = ksm_tree_nid(folio_pfn(folio));
 	d.root = ksm_stable_roots + nid;
+	/* A migrated KSM folio keeps the scope it was filed under. */
+	d.scope = own ? own->scope : ksm_folio_scope(folio);
 again:
 	ksm_stable_descend(&d, page, key, true);
 	if (!d.folio) {
@@ -604,7 +610,10 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key)
 {
 	unsigned long kpfn = folio_pfn(kfolio);
 	int nid = ksm_tree_nid(kpfn);
-	struct ksm_descent d = { .root = ksm_stable_roots + nid };
+	struct ksm_descent d = {
+		.root = ksm_stable_roots + nid,
+		.scope = ksm_folio_scope(kfolio),
+	};
 	struct ksm_snode *snode;
 	bool same_content;
 
@@ -620,6 +629,7 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key)
 	snode->kpfn = kpfn;
 	snode->nid = nid;
 	snode->key = key;
+	snode->scope = d.scope;
 
 	if (!same_content) {
 		snode->kind = KSM_SNODE_PLAIN;

@@ -12,6 +12,7 @@
 #include <linux/kobject.h>
 #include <linux/kstrtox.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/oom.h>
@@ -76,6 +77,25 @@ static int ksm_parse_advisor(const char *buf, bool *scan_time)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+/* "merge_scope": "global" or "memcg". */
+static int ksm_parse_scope(const char *buf, u8 *scope)
+{
+	if (sysfs_streq(buf, "global"))
+		*scope = KSM_SCOPE_GLOBAL;
+	else if (sysfs_streq(buf, "memcg"))
+		*scope = KSM_SCOPE_MEMCG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Without memory cgroups every page is charged to none: only "global". */
+static bool ksm_scope_supported(u8 scope)
+{
+	return scope != KSM_SCOPE_MEMCG ||
+	       (IS_ENABLED(CONFIG_MEMCG) && !mem_cgroup_disabled());
 }
 
 /* "advisor_target_scan_time": seconds, at least 1. */
@@ -242,6 +262,42 @@ KSM_RW(merge_across_nodes, "%u", ksm_cfg.merge_across_nodes);
 KSM_TUNABLE(use_zero_pages, "%u", ksm_cfg.use_zero_pages, bool,
 	    ksm_parse_bool);
 
+static ssize_t merge_scope_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	u8 scope;
+	int err;
+
+	err = ksm_parse_scope(buf, &scope);
+	if (err)
+		return err;
+	if (!ksm_scope_supported(scope))
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ksm_scan_mutex);
+	ksm_wait_while_offlining();
+	if (ksm_cfg.merge_scope != scope) {
+		/* KSM pages may not outlive the boundaries they merged in. */
+		if (ksm_stats.pages_shared || ksm_stable_remove_all()) {
+			err = -EBUSY;
+		} else {
+			ksm_cfg.merge_scope = scope;
+			ksm_unstable_reset();
+		}
+	}
+	mutex_unlock(&ksm_scan_mutex);
+	return err ? err : count;
+}
+
+static const char *ksm_scope_str(void)
+{
+	return READ_ONCE(ksm_cfg.merge_scope) == KSM_SCOPE_MEMCG ?
+	       "global [memcg]" : "[global] memcg";
+}
+
+KSM_RW(merge_scope, "%s", ksm_scope_str());
+
 static ssize_t max_page_sharing_store(struct kobject *kobj,
 				      struct kobj_attribute *attr,
 				      const char *buf, size_t count)
@@ -336,6 +392,7 @@ static struct attribute *ksm_attrs[] = {
 #ifdef CONFIG_NUMA
 	&merge_across_nodes_attr.attr,
 #endif
+	&merge_scope_attr.attr,
 	&full_scans_attr.attr,
 	&pages_scanned_attr.attr,
 	&pages_shared_attr.attr,

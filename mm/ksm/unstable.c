@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * KSM unstable trees: candidate pages whose key held still for a whole
- * scan round, sorted by key and then by their (writable, hence
- * unreliable) content.
+ * scan round, sorted by merge scope, key and then by their (writable,
+ * hence unreliable) content.
  *
  * Since the pages may change under us, an unstable tree is only a hint: it
  * is thrown away at the start of every round and rebuilt as ksmd goes, and
@@ -85,12 +85,13 @@ void ksm_unstable_unlink_item(struct ksm_item *item)
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
 
-static void ksm_unstable_link(struct ksm_item *item, int nid,
+static void ksm_unstable_link(struct ksm_item *item, int nid, u32 scope,
 			      struct rb_node *parent, struct rb_node **link)
 {
 	ksm_item_set_state(item, KSM_ITEM_UNSTABLE);
 	item->gen = (u8)ksm_unstable_gen;
 	item->nid = nid;
+	item->scope = scope;
 	rb_link_node(&item->rb, parent, link);
 	rb_insert_color(&item->rb, ksm_unstable_roots + nid);
 	ksm_stats.pages_unshared++;
@@ -100,20 +101,20 @@ static void ksm_unstable_link(struct ksm_item *item, int nid,
 #define KSM_CMP_GIVE_UP		INT_MIN
 
 /*
- * Compare @page, of key @key, with the page of unstable item @peer: <0,
- * >0, or 0 with the peer's page referenced in *@match.  The keys decide
- * unless they are equal; then the pages do.  KSM_CMP_GIVE_UP when the
+ * Compare @page, of scope @scope and key @key, with the page of unstable
+ * item @peer: <0, >0, or 0 with the peer's page referenced in *@match.
+ * Scopes and keys decide unless they are equal; then the pages do.  KSM_CMP_GIVE_UP when the
  * peer's page is gone or is @page itself (shared by fork: nothing to
  * gain), or a match sits on another node than @nid (merge_across_nodes
  * 0, migrated since insertion: the next round files it correctly).
  */
-static int ksm_unstable_cmp(struct page *page, u32 key, struct ksm_item *peer,
-			    int nid, struct page **match)
+static int ksm_unstable_cmp(struct page *page, u32 scope, u32 key,
+			    struct ksm_item *peer, int nid, struct page **match)
 {
 	struct page *peer_page;
 	int cmp;
 
-	cmp = ksm_key_cmp(key, peer->key);
+	cmp = ksm_tree_cmp(scope, key, peer->scope, peer->key);
 	if (cmp)
 		return cmp;
 	peer_page = ksm_item_get_page(peer);
@@ -147,6 +148,7 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 				    struct page **match)
 {
 	int nid = ksm_tree_nid(page_to_pfn(page));
+	u32 scope = ksm_folio_scope(page_folio(page));
 	struct rb_node **link = &ksm_unstable_roots[nid].rb_node;
 	struct rb_node *parent = NULL;
 	struct ksm_item *peer;
@@ -155,7 +157,8 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 	while (*link) {
 		cond_resched();
 		peer = rb_entry(*link, struct ksm_item, rb);
-		cmp = ksm_unstable_cmp(page, item->key, peer, nid, match);
+		cmp = ksm_unstable_cmp(page, scope, item->key, peer, nid,
+				       match);
 		if (cmp == KSM_CMP_GIVE_UP)
 			return NULL;
 		if (cmp == 0)
@@ -164,7 +167,7 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
 	}
 
-	ksm_unstable_link(item, nid, parent, link);
+	ksm_unstable_link(item, nid, scope, parent, link);
 	return NULL;
 }
 

@@ -58,6 +58,7 @@ static void ksm_test_parse_max_sharing(struct kunit *test)
 static void ksm_test_parse_misc(struct kunit *test)
 {
 	unsigned long ul;
+	u8 scope;
 	bool b;
 
 	KUNIT_EXPECT_EQ(test, ksm_parse_bool("y", &b), 0);
@@ -71,6 +72,14 @@ static void ksm_test_parse_misc(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_parse_advisor("none", &b), 0);
 	KUNIT_EXPECT_FALSE(test, b);
 	KUNIT_EXPECT_EQ(test, ksm_parse_advisor("scan", &b), -EINVAL);
+
+	KUNIT_EXPECT_EQ(test, ksm_parse_scope("memcg\n", &scope), 0);
+	KUNIT_EXPECT_EQ(test, scope, KSM_SCOPE_MEMCG);
+	KUNIT_EXPECT_EQ(test, ksm_parse_scope("global", &scope), 0);
+	KUNIT_EXPECT_EQ(test, scope, KSM_SCOPE_GLOBAL);
+	KUNIT_EXPECT_EQ(test, ksm_parse_scope("memcg2", &scope), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ksm_parse_scope("", &scope), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, ksm_scope_supported(KSM_SCOPE_GLOBAL));
 
 	KUNIT_EXPECT_EQ(test, ksm_parse_target_secs("1", &ul), 0);
 	KUNIT_EXPECT_EQ(test, ksm_parse_target_secs("0", &ul), -EINVAL);

@@ -2,7 +2,8 @@
 /*
  * KUnit tests of the unstable tree generations (an item inserted in the
  * current generation must be erased from the tree, an older one not) and
- * of the order both trees keep: content key first, then content.
+ * of the order both trees keep: merge scope first, then content key, then
+ * content.
  */
 #include <kunit/test.h>
 
@@ -35,25 +36,47 @@ static void ksm_test_key_cmp(struct kunit *test)
 	ksm_key_mask = saved;
 }
 
-/* A node of a model tree ordered as the KSM trees are: key, then content. */
+static void ksm_test_tree_cmp(struct kunit *test)
+{
+	u32 saved = ksm_key_mask;
+
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(0, 1, 0, 2), -1);
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(3, 9, 3, 9), 0);
+	/* The scope decides before the key does, whatever the keys are. */
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(1, U32_MAX, 2, 0), -1);
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(2, 0, 1, U32_MAX), 1);
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(U32_MAX, 0, 0, 0), 1);
+	/* Keys that collide by the debug mask still keep scopes apart. */
+	ksm_key_mask = 0;
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(4, 1, 5, 2), -1);
+	KUNIT_EXPECT_EQ(test, ksm_tree_cmp(5, 1, 5, 2), 0);
+	ksm_key_mask = saved;
+}
+
+/*
+ * A node of a model tree ordered as the KSM trees are: scope, key, then
+ * content.
+ */
 struct ksm_test_node {
 	struct rb_node rb;
+	u32 scope;
 	u32 key;
 	u64 content;
 };
 
-static int ksm_test_order(u32 key, u64 content, struct ksm_test_node *n)
+static int ksm_test_order(u32 scope, u32 key, u64 content,
+			  struct ksm_test_node *n)
 {
-	int cmp = ksm_key_cmp(key, n->key);
+	int cmp = ksm_tree_cmp(scope, key, n->scope, n->key);
 
 	if (cmp)
 		return cmp;
 	return content < n->content ? -1 : content > n->content;
 }
 
-/* Find (key, content), inserting @new there if given and not found. */
-static struct ksm_test_node *ksm_test_find(struct rb_root *root, u32 key,
-					   u64 content,
+/* Find (scope, key, content), inserting @new there if not found. */
+static struct ksm_test_node *ksm_test_find(struct rb_root *root, u32 scope,
+					   u32 key, u64 content,
 					   struct ksm_test_node *new)
 {
 	struct rb_node **link = &root->rb_node, *parent = NULL;
@@ -62,7 +85,7 @@ static struct ksm_test_node *ksm_test_find(struct rb_root *root, u32 key,
 
 	while (*link) {
 		n = rb_entry(*link, struct ksm_test_node, rb);
-		cmp = ksm_test_order(key, content, n);
+		cmp = ksm_test_order(scope, key, content, n);
 		if (!cmp)
 			return n;
 		parent = *link;
@@ -94,23 +117,65 @@ static void ksm_test_colliding_keys(struct kunit *test)
 	for (i = 0; i < nr; i++) {
 		nodes[i].key = i * 2654435761U;
 		nodes[i].content = (u64)i * 7919;
-		KUNIT_EXPECT_NULL(test, ksm_test_find(&root, nodes[i].key,
+		KUNIT_EXPECT_NULL(test, ksm_test_find(&root, 0, nodes[i].key,
 						      nodes[i].content,
 						      &nodes[i]));
 	}
 	for (i = 0; i < nr; i++)
-		found += ksm_test_find(&root, nodes[i].key, nodes[i].content,
-				       NULL) == &nodes[i];
+		found += ksm_test_find(&root, 0, nodes[i].key,
+				       nodes[i].content, NULL) == &nodes[i];
 	KUNIT_EXPECT_EQ(test, found, nr);
 	/* Same key as node 5 and as a quarter of the tree: no content match. */
-	KUNIT_EXPECT_NULL(test, ksm_test_find(&root, nodes[5].key, 1, NULL));
+	KUNIT_EXPECT_NULL(test, ksm_test_find(&root, 0, nodes[5].key, 1, NULL));
+	ksm_key_mask = saved;
+}
+
+/*
+ * The same contents in several scopes, all keys colliding: each scope
+ * finds its own node of every content and never another scope's, and a
+ * scope with nothing in the tree finds nothing.
+ */
+static void ksm_test_scopes_apart(struct kunit *test)
+{
+	const int scopes = 4, contents = 50;
+	struct ksm_test_node *nodes, *n;
+	struct rb_root root = RB_ROOT;
+	u32 saved = ksm_key_mask;
+	int s, c, own = 0;
+
+	nodes = kunit_kcalloc(test, scopes * contents, sizeof(*nodes),
+			      GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	ksm_key_mask = 0;
+	for (s = 0; s < scopes; s++) {
+		for (c = 0; c < contents; c++) {
+			n = &nodes[s * contents + c];
+			n->scope = 10 + s;
+			n->key = c;
+			n->content = c;
+			KUNIT_EXPECT_NULL(test, ksm_test_find(&root, n->scope,
+							      c, c, n));
+		}
+	}
+	for (s = 0; s < scopes; s++)
+		for (c = 0; c < contents; c++)
+			own += ksm_test_find(&root, 10 + s, c, c, NULL) ==
+			       &nodes[s * contents + c];
+	KUNIT_EXPECT_EQ(test, own, scopes * contents);
+	for (c = 0; c < contents; c++) {
+		KUNIT_EXPECT_NULL(test, ksm_test_find(&root, 0, c, c, NULL));
+		KUNIT_EXPECT_NULL(test, ksm_test_find(&root, 9 + scopes + 1,
+						      c, c, NULL));
+	}
 	ksm_key_mask = saved;
 }
 
 static struct kunit_case ksm_unstable_cases[] = {
 	KUNIT_CASE(ksm_test_gens_since),
 	KUNIT_CASE(ksm_test_key_cmp),
+	KUNIT_CASE(ksm_test_tree_cmp),
 	KUNIT_CASE(ksm_test_colliding_keys),
+	KUNIT_CASE(ksm_test_scopes_apart),
 	{}
 };
 
