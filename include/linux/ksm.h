@@ -114,6 +114,11 @@ static inline void ksm_exit(struct mm_struct *mm)
 long ksm_process_profit(struct mm_struct *mm);
 bool ksm_process_mergeable(struct mm_struct *mm);
 
+/* The KSM lines of a cgroup's memory.stat. */
+struct mem_cgroup;
+struct seq_file;
+void ksm_memcg_stat_show(struct seq_file *m, struct mem_cgroup *memcg);
+
 /* KSM folios seen by rmap, migration and memory failure, see rmap.c. */
 void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc);
 void folio_migrate_ksm(struct folio *newfolio, struct folio *folio);
@@ -162,6 +167,10 @@ static inline void ksm_might_unmap_zero_page(struct mm_struct *mm,
 static inline void collect_procs_ksm(struct folio *folio, struct page *page,
 				     struct list_head *to_kill,
 				     int force_early) { }
+struct mem_cgroup;
+struct seq_file;
+static inline void ksm_memcg_stat_show(struct seq_file *m,
+				       struct mem_cgroup *memcg) { }
 
 #ifdef CONFIG_MMU
 static inline int ksm_madvise(struct vm_area_struct *vma,

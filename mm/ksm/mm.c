@@ -17,11 +17,16 @@
  * is reclaimed by ksmd itself when it next comes by.
  */
 
+#include <linux/cgroup.h>
 #include <linux/hashtable.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/oom.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <trace/events/ksm.h>
 
@@ -401,6 +406,67 @@ long ksm_process_profit(struct mm_struct *mm)
 {
 	return ksm_profit(mm->ksm_merging_pages, mm_ksm_zero_pages(mm),
 			  mm->ksm_rmap_items);
+}
+#endif
+
+#ifdef CONFIG_MEMCG
+/* What the processes of a memory cgroup have of KSM. */
+struct ksm_memcg_sum {
+	unsigned long merging;		/* pages mapped from KSM folios */
+	unsigned long zero;		/* KSM zero pages */
+	unsigned long items;		/* tracking items */
+};
+
+/*
+ * Add the counters of @task's mm, once per mm: when @task's process is
+ * where the mm's owner is (threads and vfork share an mm).
+ */
+static int ksm_memcg_add_task(struct task_struct *task, void *arg)
+{
+	struct ksm_memcg_sum *sum = arg;
+	struct task_struct *t, *owner;
+	struct mm_struct *mm;
+	bool ours;
+
+	t = find_lock_task_mm(task);
+	if (!t)
+		return 0;
+	mm = t->mm;
+	rcu_read_lock();
+	owner = rcu_dereference(mm->owner);
+	ours = owner && same_thread_group(owner, task);
+	rcu_read_unlock();
+	if (ours) {
+		sum->merging += READ_ONCE(mm->ksm_merging_pages);
+		sum->zero += max(mm_ksm_zero_pages(mm), 0L);
+		sum->items += READ_ONCE(mm->ksm_rmap_items);
+	}
+	task_unlock(t);
+	return 0;
+}
+
+/**
+ * ksm_memcg_stat_show - the KSM lines of a cgroup v2 memory.stat
+ * @m: the memory.stat file
+ * @memcg: its cgroup, summed with its descendants
+ *
+ * In bytes: memory mapped from KSM pages, memory KSM replaced by the zero
+ * page, and the cost of tracking, by the processes of the cgroup.  The
+ * root cgroup has no memory.stat in v2; the global figures are in
+ * /sys/kernel/mm/ksm.
+ */
+void ksm_memcg_stat_show(struct seq_file *m, struct mem_cgroup *memcg)
+{
+	struct ksm_memcg_sum sum = {};
+
+	if (!cgroup_subsys_on_dfl(memory_cgrp_subsys) ||
+	    mem_cgroup_is_root(memcg))
+		return;
+	mem_cgroup_scan_tasks(memcg, ksm_memcg_add_task, &sum);
+	seq_printf(m, "ksm_merging %lu\n", sum.merging * PAGE_SIZE);
+	seq_printf(m, "ksm_zero %lu\n", sum.zero * PAGE_SIZE);
+	seq_printf(m, "ksm_metadata %lu\n",
+		   sum.items * sizeof(struct ksm_item));
 }
 #endif
 
