@@ -26,7 +26,7 @@
 #define MAX_REPORTS	10
 
 enum kind { RO, RUN, UINT, ULONG, ULONG_POS, BOOL, MERGE_ACROSS, MAX_SHARING,
-	    ADVISOR, PAGES_TO_SCAN, UNKNOWN_RW };
+	    ADVISOR, PAGES_TO_SCAN, SCOPE, UNKNOWN_RW };
 
 struct file {
 	char name[200];
@@ -52,6 +52,8 @@ static const struct {
 	{ "advisor_min_pages_to_scan", ULONG },
 	{ "advisor_max_pages_to_scan", ULONG },
 	{ "advisor_target_scan_time", ULONG_POS },
+	/* ours: which pages may merge with which; not in 6.12 */
+	{ "merge_scope", SCOPE },
 };
 
 static struct file files[MAX_FILES];
@@ -296,6 +298,17 @@ static int expect(const struct file *f, const char *s, const char *cur,
 		else
 			return -EINVAL;
 		return 0;
+	case SCOPE:
+		if (streq(s, "global"))
+			snprintf(out, len, "[global] memcg");
+		else if (streq(s, "memcg"))
+			snprintf(out, len, "global [memcg]");
+		else
+			return -EINVAL;
+		/* as merge_across_nodes: no change while pages are shared */
+		if (strcmp(out, cur) && shared)
+			return -EBUSY;
+		return 0;
 	default:
 		return 1;
 	}
@@ -309,7 +322,9 @@ static const char * const boundary[] = {
 	"\t1", "1\t", "1\n", "1\n\n", "\n1", "1\r", "1,", "1.0", "1k", "y", "Y",
 	"n", "N", "yes", "no", "on", "off", "oN", "OF", "o", "true", "false",
 	"none", "none\n", "none\n\n", " none", "none ", "nonex", "scan-time",
-	"scan-time\n", "scan_time", "SCAN-TIME", "scan-time\t", "255", "256",
+	"scan-time\n", "scan_time", "SCAN-TIME", "scan-time\t", "global",
+	"global\n", "memcg", "memcg\n", "memcg\n\n", " memcg", "memcgx", "MEMCG",
+	"[memcg]", "255", "256",
 	"257", "1000", "4294967295", "4294967296", "-4294967296", "2147483647",
 	"2147483648", "-2147483648", "-2147483649", "9223372036854775807",
 	"9223372036854775808", "18446744073709551615", "18446744073709551616",
@@ -409,12 +424,17 @@ static long write_raw(const char *name, const char *buf, size_t len)
 static void put_back(const struct snap *s)
 {
 	int i, adv = find("advisor_mode"), run = find("run");
+	int scope = find("merge_scope");
 
 	ksmt_write("advisor_mode", "none");
 	for (i = 0; i < nr_files; i++)
 		if (files[i].kind != RO && i != adv && i != run &&
-		    strcmp(s->val[i], "<unreadable>"))
+		    i != scope && strcmp(s->val[i], "<unreadable>"))
 			ksmt_write(files[i].name, s->val[i]);
+	/* merge_scope reads "[global] memcg": write the selection back */
+	if (scope >= 0)
+		ksmt_write("merge_scope",
+			   strstr(s->val[scope], "[memcg]") ? "memcg" : "global");
 	if (adv >= 0 && strstr(s->val[adv], "[scan-time]"))
 		ksmt_write("advisor_mode", "scan-time");
 	if (run >= 0)
