@@ -36,6 +36,22 @@ TARGETS = (
     (r"W10$", r"whole scenario$", "ratio<=", 1.0),
 )
 
+# W11 runs W1 and W2-fast with every process in one memory cgroup, once per
+# merge_scope, recorded as workloads W11-SCOPE-W1 and W11-SCOPE-W2-fast.
+# Upstream has no merge_scope: the section compares ours with ours, memcg
+# against global, by figure "SUB-WORKLOAD: FIGURE".  In one cgroup both
+# scopes must merge the same pages (judged like "equal" above, memcg
+# against global); the cost should agree within the noise, which a few
+# rounds under TCG cannot bound, so it is shown without a verdict.
+SCOPES = ("global", "memcg")
+SCOPE_WORKLOAD = re.compile(r"W11-(%s)-(.+)$" % "|".join(SCOPES))
+SCOPE_COST = {"kind": "info", "value": 1.0, "text": "≈1.0 (within noise)"}
+SCOPE_TARGETS = (
+    (r"^W1: merge per ksmd CPU$", SCOPE_COST),
+    (r"^W2-fast: ksmd CPU to converge$", SCOPE_COST),
+    (r": merged at convergence$", {"kind": "equal", "value": None, "text": "== global"}),
+)
+
 
 def target_of(w, name, unit):
     """The target of a figure as {kind, value, text}, or None."""
@@ -73,11 +89,12 @@ def met(target, ours, up, ratio):
 
 
 def load(outdir):
-    """Return figures, series, info, skips from every raw file."""
+    """Return figures, series, info, skips, who skipped and the rounds."""
     figs = {}      # (workload, figure) -> {unit, better, order, samples{impl: []}}
     series = {}    # (phase, impl, round) -> [(t, pages_sharing)]
     info = {impl: {} for impl in IMPLS}
     skips = {}
+    skipped_by = {}  # (workload, figure) -> {impl}
     rounds = set()
     rawdir = os.path.join(outdir, "raw")
     for name in sorted(os.listdir(rawdir)):
@@ -102,7 +119,37 @@ def load(outdir):
                     info[impl].setdefault(rec[1], rec[2])
                 elif rec[0] == "skip" and len(rec) == 4:
                     skips[(rec[1], rec[2])] = rec[3]
-    return figs, series, info, skips, sorted(rounds)
+                    skipped_by.setdefault((rec[1], rec[2]), set()).add(impl)
+    return figs, series, info, skips, skipped_by, sorted(rounds)
+
+
+def is_scope(w):
+    """Is @w one of W11's workloads (W11 itself in its skip records)?"""
+    return w == "W11" or w.startswith("W11-")
+
+
+def scope_figures(figs):
+    """Ours' W11 samples by (sub-workload, figure): {unit, better, order, samples{scope}}."""
+    out = {}
+    for (w, name), ent in figs.items():
+        m = SCOPE_WORKLOAD.match(w)
+        if not m:
+            continue
+        scope, sub = m.groups()
+        row = out.setdefault((sub, name), {"unit": ent["unit"], "better": ent["better"],
+                                           "order": ent["order"],
+                                           "samples": {s: [] for s in SCOPES}})
+        row["order"] = min(row["order"], ent["order"])
+        row["samples"][scope] = ent["samples"]["ours"]
+    return out
+
+
+def scope_target(fig):
+    """The target of W11's @fig ("SUB-WORKLOAD: FIGURE"), or None."""
+    for fre, target in SCOPE_TARGETS:
+        if re.search(fre, fig):
+            return target
+    return None
 
 
 def wnum(w):
@@ -120,14 +167,14 @@ def stats(samples):
             "max": s[-1], "iqr": [q[0], q[2]]}
 
 
-def verdict(ent, ours, up):
+def verdict(ent, ours, up, who="ours"):
     """Better/worse only when the two ranges do not overlap."""
     if ent["better"] not in ("higher", "lower") or not ours or not up:
         return ""
     if ours["min"] > up["max"]:
-        return "ours better" if ent["better"] == "higher" else "ours worse"
+        return who + (" better" if ent["better"] == "higher" else " worse")
     if ours["max"] < up["min"]:
-        return "ours worse" if ent["better"] == "higher" else "ours better"
+        return who + (" worse" if ent["better"] == "higher" else " better")
     return ""
 
 
@@ -162,6 +209,8 @@ def plot(outdir, series, rounds):
     datadir = os.path.join(outdir, "series")
     os.makedirs(datadir, exist_ok=True)
     for (phase, impl, rnd), pts in series.items():
+        if phase not in PHASES:
+            continue
         with open(os.path.join(datadir, "%s-%s-r%d.dat" % (phase, impl, rnd)), "w") as f:
             for t, v in pts:
                 f.write("%.3f %d\n" % (t, v))
@@ -179,7 +228,11 @@ def plot(outdir, series, rounds):
 
 def main():
     outdir, run_vm = sys.argv[1], sys.argv[2]
-    figs, series, info, skips, rounds = load(outdir)
+    figs, series, info, skips, skipped_by, rounds = load(outdir)
+    scope = scope_figures(figs)
+    figs = {k: v for k, v in figs.items() if not is_scope(k[0])}
+    scope_skips = {k: v for k, v in skips.items() if is_scope(k[0])}
+    skips = {k: v for k, v in skips.items() if not is_scope(k[0])}
     try:
         append = open(os.path.join(outdir, "append")).read().strip()
     except OSError:
@@ -200,6 +253,26 @@ def main():
                         "ratio": ratio, "verdict": v or "within noise",
                         "target": tgt, "met": ok})
         rows.append((w, name, ent["unit"], ours, up, ratio, v, ent["better"], tgt, ok))
+
+    # W11, ours only: memcg against global, figure by figure.
+    scope_rows, scope_results = [], []
+    for (sub, name), ent in sorted(scope.items(), key=lambda kv: kv[1]["order"]):
+        glob, memcg = (stats(ent["samples"][s]) for s in SCOPES)
+        ratio = None
+        if glob and memcg and glob["median"]:
+            ratio = memcg["median"] / glob["median"]
+        v = verdict(ent, memcg, glob, "memcg")
+        fig = "%s: %s" % (sub, name)
+        tgt = scope_target(fig)
+        ok = met(tgt, memcg, glob, ratio) if tgt and tgt["kind"] != "info" else None
+        scope_results.append({"workload": "W11", "figure": fig, "unit": ent["unit"],
+                              "better": ent["better"], "global": glob, "memcg": memcg,
+                              "ratio": ratio, "verdict": v or "within noise",
+                              "target": tgt, "met": ok})
+        scope_rows.append((fig, ent["unit"], glob, memcg, ratio, v, ent["better"], tgt, ok))
+    scope_skipped = [{"workload": w, "figure": name, "impl": sorted(skipped_by[(w, name)]),
+                      "skipped": why} for (w, name), why in scope_skips.items()]
+
     for (w, name), why in skips.items():
         results.append({"workload": w, "figure": name, "skipped": why})
         rows.append((w, name, why, None, None, None, None, "skip", None, None))
@@ -230,12 +303,32 @@ def main():
             "%.2f" % ratio if ratio is not None else "-",
             tgt["text"] if tgt else "", {True: "yes", False: "no"}.get(ok, "-" if tgt else ""),
             tag)).rstrip())
+    if scope_rows or scope_skipped:
+        sw = max([fw] + [len(r[0]) for r in scope_rows])
+        sline = "%-10s %-*s %-9s %-27s %-27s %6s  %-20s %-3s  %s"
+        print()
+        print("W11, ours only: merge_scope=memcg against merge_scope=global, every "
+              "process in one memory cgroup;")
+        print("ratio = median(memcg) / median(global)")
+        shdr = sline % ("workload", sw, "figure", "unit", "ours, global", "ours, memcg",
+                        "ratio", "target", "met", "")
+        print(shdr)
+        print("-" * len(shdr))
+        for fig, unit, glob, memcg, ratio, v, better, tgt, ok in scope_rows:
+            tag = v if v else ("(info)" if better == "info" else "")
+            print((sline % (
+                "W11", sw, fig, unit, cell(glob), cell(memcg),
+                "%.2f" % ratio if ratio is not None else "-", tgt["text"] if tgt else "",
+                {True: "yes", False: "no"}.get(ok, "-" if tgt else ""), tag)).rstrip())
+        for s in scope_skipped:
+            print("%-10s %-*s %s: %s" % (s["workload"], sw, s["figure"],
+                                         ", ".join(s["impl"]), s["skipped"]))
     print()
     print("ratio = median(ours) / median(upstream); \"ours better/worse\" only "
           "when the min..max ranges do not overlap.")
     print("target: Nx bounds the ratio; a unit bounds ours itself; met compares "
           "the medians.")
-    judged = [r for r in results if r.get("met") is not None]
+    judged = [r for r in results + scope_results if r.get("met") is not None]
     print("targets met: %d of %d%s" % (
         sum(r["met"] for r in judged), len(judged),
         "" if all(r["met"] for r in judged) else " (not met: %s)" % "; ".join(
@@ -272,6 +365,13 @@ def main():
         "results": results,
         "plot": png,
     }
+    if scope_results or scope_skipped:
+        doc["merge_scope"] = {
+            "note": "W11, ours only: every process in one memory cgroup; ratio = "
+                    "median(memcg) / median(global)",
+            "results": scope_results,
+            "skipped": scope_skipped,
+        }
     path = os.path.join(outdir, "results.json")
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -35,6 +36,8 @@
 
 #define KSM "/sys/kernel/mm/ksm/"
 #define THP "/sys/kernel/mm/transparent_hugepage/"
+#define CGROOT "/sys/fs/cgroup"
+#define W11_CG CGROOT "/ksm-bench-scope"
 #define MIB (1024UL * 1024)
 #define HPAGE (2 * MIB)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -110,20 +113,29 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long read_long(const char *path)
+/* Read @path into @buf as a string: its length, or -1. */
+static ssize_t read_str(const char *path, char *buf, size_t size)
 {
-	char buf[64];
 	ssize_t n;
 	int fd;
 
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
-	if (n <= 0)
+	if (n < 0)
 		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+
+	if (read_str(path, buf, sizeof(buf)) <= 0)
+		return -1;
 	return strtol(buf, NULL, 10);
 }
 
@@ -135,15 +147,26 @@ static long knob(const char *name)
 	return read_long(path);
 }
 
-static void write_str(const char *path, const char *val)
+/* Write @val to @path: 0, or -1 with errno set. */
+static int try_write_str(const char *path, const char *val)
 {
-	ssize_t len = strlen(val);
-	int fd;
+	ssize_t len = strlen(val), n;
+	int fd, err;
 
 	fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, val, len) != len)
-		die("cannot write %s to %s", val, path);
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, len);
+	err = errno;
 	close(fd);
+	errno = err;
+	return n == len ? 0 : -1;
+}
+
+static void write_str(const char *path, const char *val)
+{
+	if (try_write_str(path, val))
+		die("cannot write %s to %s", val, path);
 }
 
 static void set_knob(const char *name, long val)
@@ -379,11 +402,13 @@ static struct conv converge(long target, long pages_to_scan, long sleep_ms,
 	return converge_to(target, false, pages_to_scan, sleep_ms, series);
 }
 
-/* W1: merge throughput over identical pages; W4: run=2 on the result. */
-static void w1(bool huge)
+/*
+ * W1: merge throughput over identical pages, recorded as workload @w;
+ * with @then_w4, W4: run=2 on the result.  Returns the convergence.
+ */
+static struct conv w1(const char *w, bool huge, bool then_w4)
 {
 	unsigned long len = w1_mib * MIB, nr = len / page_size, i;
-	const char *w = huge ? "W1-THP" : "W1";
 	double t, mib = len / (double)MIB;
 	struct conv c;
 	char *mem;
@@ -405,7 +430,7 @@ static void w1(bool huge)
 		c.cpu > 0 ? mib / c.cpu : 0);
 	put_fig(w, "merged", "%", "info", 100.0 * c.merged / nr);
 
-	if (!huge) {
+	if (then_w4) {
 		progress("W4: run=2 over %lu MiB merged", w1_mib);
 		t = now();
 		set_knob("run", 2);
@@ -417,6 +442,7 @@ static void w1(bool huge)
 	}
 	munmap(mem, len);
 	ksm_reset();
+	return c;
 }
 
 /* W4: MADV_UNMERGEABLE over a huge sparse mapping with a few pages touched. */
@@ -787,23 +813,26 @@ static int w2_child(unsigned long p, int ready_fd, int done_fd)
 	return 0;
 }
 
+/* What w2() measures once converged. */
+enum w2_then { W2_THEN_W7, W2_THEN_W3, W2_THEN_NOTHING };
+
 /*
  * W2: VM-like mix in several processes, converged from scratch once with
  * the default tunables and once with sleep_millisecs=0 and a large
  * pages_to_scan.  W7 (metadata) is read at the first convergence, W3
- * (steady-state scan cost) after the second.
+ * (steady-state scan cost) after the second.  Recorded as workload @w
+ * (and the pages_sharing series of that name); returns the convergence.
  */
-static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady)
+static struct conv w2(const char *w, long pages_to_scan, long sleep_ms,
+		      enum w2_then then)
 {
 	unsigned long nr = w2_mib * MIB / page_size, p, i, mergeable = 0;
 	double obj, slab, t, cpu, t1, cpu1;
 	int ready[2], done[2], status;
-	char w[32], series[32], names[256];
+	char names[256];
 	long target, scans;
 	struct conv c;
 
-	snprintf(w, sizeof(w), "W2-%s", phase);
-	snprintf(series, sizeof(series), "W2-%s", phase);
 	progress("%s: %lu processes x %lu MiB, pages_to_scan=%ld sleep_millisecs=%ld",
 		 w, w2_procs, w2_mib, pages_to_scan, sleep_ms);
 	ksm_reset();
@@ -827,21 +856,21 @@ static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady
 		mergeable += kind_of(i) != UNIQUE;
 	target = mergeable * w2_procs;
 
-	c = converge(target, pages_to_scan, sleep_ms, series);
+	c = converge(target, pages_to_scan, sleep_ms, w);
 	put_fig(w, "time to converge", "s", "lower", c.secs);
 	put_fig(w, "ksmd CPU to converge", "cpu-s", "lower", c.cpu);
 	put_fig(w, "pages_sharing", "pages", "higher", knob("pages_sharing"));
 	put_fig(w, "general_profit", "MiB", "higher", knob("general_profit") / (double)MIB);
 	put_fig(w, "merged of mergeable", "%", "info", 100.0 * c.merged / target);
 
-	if (!steady) {
+	if (then == W2_THEN_W7) {
 		ksm_slabs(&obj, &slab, names, sizeof(names));
 		put_info("W7-caches", "%s", names[0] ? names : "none");
 		put_fig("W7", "slab objects per tracked page", "B", "lower",
 			obj / (nr * w2_procs));
 		put_fig("W7", "slab footprint per tracked page", "B", "lower",
 			slab / (nr * w2_procs));
-	} else {
+	} else if (then == W2_THEN_W3) {
 		/* Align to a scan boundary, then time w3_scans unchanged scans. */
 		scans = knob("full_scans");
 		t = now();
@@ -864,6 +893,97 @@ static void w2(const char *phase, long pages_to_scan, long sleep_ms, bool steady
 	for (p = 0; p < w2_procs; p++)
 		wait(&status);
 	ksm_reset();
+	return c;
+}
+
+/* Move this process, and so the children it forks from now on, to @cg. */
+static void cg_move(const char *cg)
+{
+	char path[128], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	write_str(path, pid);
+}
+
+/* merge_scope=@scope, which needs nothing merged: run=2 first. */
+static void set_scope(const char *scope)
+{
+	char buf[64], want[16];
+
+	ksm_reset();
+	write_str(KSM "merge_scope", scope);
+	snprintf(want, sizeof(want), "[%s]", scope);
+	if (read_str(KSM "merge_scope", buf, sizeof(buf)) < 0 || !strstr(buf, want))
+		die("merge_scope is not %s after writing it", scope);
+}
+
+static void w11_skip(const char *why)
+{
+	fprintf(out, "skip\tW11\tmerge scope cost\t%s\n", why);
+	fflush(out);
+	progress("W11: skipped, %s", why);
+}
+
+/*
+ * W11: the cost of merge_scope=memcg.  With every process of the workload
+ * in one memory cgroup, W1 and W2 with the fast tunables run as they do
+ * on their own, once with merge_scope=global and once with memcg: both
+ * scopes merge the same pages, so a difference in ksmd's CPU is what the
+ * scope costs.  Recorded as workloads W11-SCOPE-W1 and W11-SCOPE-W2-fast,
+ * with the figures of W1 and W2 and the pages merged at convergence.
+ */
+static void w11(void)
+{
+	static const char * const scopes[] = { "global", "memcg" };
+	bool enabled = false;
+	char buf[256], w[32];
+	struct conv c;
+	unsigned long k;
+
+	if (access(KSM "merge_scope", F_OK)) {
+		w11_skip("no merge_scope");
+		return;
+	}
+	if (read_str(CGROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory")) {
+		w11_skip("no memory cgroup");
+		return;
+	}
+	ksm_reset();
+	if (try_write_str(KSM "merge_scope", "memcg")) {
+		snprintf(buf, sizeof(buf), "merge_scope memcg: %s", strerror(errno));
+		w11_skip(buf);
+		return;
+	}
+	set_scope("global");
+
+	if (read_str(CGROOT "/cgroup.subtree_control", buf, sizeof(buf)) < 0)
+		die("read " CGROOT "/cgroup.subtree_control");
+	if (!strstr(buf, "memory")) {
+		write_str(CGROOT "/cgroup.subtree_control", "+memory");
+		enabled = true;
+	}
+	if (mkdir(W11_CG, 0755) && errno != EEXIST)
+		die("mkdir " W11_CG);
+	cg_move(W11_CG);
+	for (k = 0; k < ARRAY_SIZE(scopes); k++) {
+		progress("W11: merge_scope=%s, W1 and W2-fast in " W11_CG, scopes[k]);
+		set_scope(scopes[k]);
+		snprintf(w, sizeof(w), "W11-%s-W1", scopes[k]);
+		c = w1(w, false, false);
+		put_fig(w, "merged at convergence", "pages", "info", c.merged);
+		snprintf(w, sizeof(w), "W11-%s-W2-fast", scopes[k]);
+		c = w2(w, fast_pages, 0, W2_THEN_NOTHING);
+		put_fig(w, "merged at convergence", "pages", "info", c.merged);
+	}
+	set_scope("global");
+	cg_move(CGROOT);
+	if (rmdir(W11_CG))
+		die("rmdir " W11_CG);
+	if (enabled && try_write_str(CGROOT "/cgroup.subtree_control", "-memory"))
+		progress("W11: cannot disable the memory controller again: %s",
+			 strerror(errno));
 }
 
 /* Percentile @pct of @n sorted samples. */
@@ -1249,7 +1369,7 @@ static void usage(void)
 	      "          [-c W5_MIB] [-u W4_SPARSE_GIB] [-n W3_SCANS] [-P PAGES_TO_SCAN]\n"
 	      "          [-V W6_VMAS] [-M W6_MOVES] [-e W8_MIB] [-E W8_SECONDS]\n"
 	      "          [-g W9_MIB,W9_MIB,...] [-G W9_SCANS] [-x W10_MIB_PER_PROC]\n"
-	      "          [-X W10_PROCS] [-T TIMEOUT_S] [-w W1,W2,...,W10]\n",
+	      "          [-X W10_PROCS] [-T TIMEOUT_S] [-w W1,W2,...,W11]\n",
 	      stderr);
 	exit(2);
 }
@@ -1353,8 +1473,8 @@ int main(int argc, char **argv)
 	find_ksmd();
 
 	if (want("W1")) {
-		w1(false);
-		w1(true);
+		w1("W1", false, true);
+		w1("W1-THP", true, false);
 	}
 	if (want("W5")) {
 		w5();
@@ -1365,9 +1485,11 @@ int main(int argc, char **argv)
 	if (want("W6"))
 		w6();
 	if (want("W2") || want("W7"))
-		w2("default", def_pages, def_sleep, false);
+		w2("W2-default", def_pages, def_sleep, W2_THEN_W7);
 	if (want("W2") || want("W3"))
-		w2("fast", fast_pages, 0, true);
+		w2("W2-fast", fast_pages, 0, W2_THEN_W3);
+	if (want("W11"))
+		w11();
 	if (want("W8"))
 		w8();
 	if (want("W9"))
