@@ -25,17 +25,6 @@ static char *setup_pairs(uint64_t tag)
 	return p;
 }
 
-/* Merge, then stop ksmd so that it neither holds nor re-merges pages. */
-static bool merge_and_stop(long shared, long sharing)
-{
-	bool ok;
-
-	ksmt_set("run", 1);
-	ok = ksmt_wait_merged(shared, sharing);
-	ksmt_set("run", 0);
-	return ok;
-}
-
 /*
  * XOR the first byte of n pages from p with x, noting their frames before
  * and after.  Each copy of a pair gets its own x, or ksmd would merge the
@@ -90,7 +79,7 @@ static void test_pairs(void)
 	int same;
 	bool ok;
 
-	if (!merge_and_stop(N, N)) {
+	if (!ksmt_merge_and_stop(N, N)) {
 		ksft_test_result_fail("mapped twice: not merged\n");
 		ksft_test_result_skip("mapped once: not merged\n");
 		goto out;
@@ -140,7 +129,7 @@ static void test_vmsplice(void)
 
 	if (pipe(pfd))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	if (!merge_and_stop(N, N))
+	if (!ksmt_merge_and_stop(N, N))
 		goto out;
 	write_pages(p, N, 0x0f, before, after);	/* copies: b mapped once */
 	for (i = 0; i < N; i++) {
@@ -196,7 +185,7 @@ static void test_exit(void)
 	p = ksmt_map(N);
 	ksmt_fill_range(p, N, 3, false);
 	ksmt_mergeable(p, N);
-	ok = merge_and_stop(N, N);
+	ok = ksmt_merge_and_stop(N, N);
 	ksmt_worker_stop(&w);
 	start = ksmt_get("pages_reused");
 	write_pages(p, N, 0x0f, before, after);
@@ -265,7 +254,7 @@ static void test_foreign_memcg(void)
 	for (i = 0; i < N; i++)
 		mine[i] = ksmt_pfn(0, cg_area + i * ksmt_page_size);
 	ksmt_mergeable(cg_area, N);
-	ok = merge_and_stop(N, N);
+	ok = ksmt_merge_and_stop(N, N);
 	for (i = 0; i < N; i++)
 		from_me += ksmt_pfn(0, cg_area + i * ksmt_page_size) == mine[i];
 	start = ksmt_get("pages_reused");

@@ -231,17 +231,6 @@ static int count_in(const uint64_t *pfn, int n, long nr)
 	return in;
 }
 
-static bool counters_are(long shared, long sharing)
-{
-	long sh = ksmt_get("pages_shared"), sg = ksmt_get("pages_sharing");
-
-	if (sh == shared && sg == sharing)
-		return true;
-	ksft_print_msg("pages_shared %ld pages_sharing %ld, want %ld %ld\n",
-		       sh, sg, shared, sharing);
-	return false;
-}
-
 int main(void)
 {
 	uint64_t pa_old[NA], pb_old[NB], pc_old[NC];
@@ -333,10 +322,10 @@ int main(void)
 	 * them as soon as the pages are freed, there is nothing to forget.
 	 */
 	if (sh0 == NA + NB && sg0 == NA + NB)
-		ksft_test_result(counters_are(sh0 - nb_in, sg0 - nb_in),
+		ksft_test_result(ksmt_counters_are(sh0 - nb_in, sg0 - nb_in),
 				 "stale stable nodes in the block forgotten (%d)\n", nb_in);
 	else
-		ksft_test_result(counters_are(sh0, sg0),
+		ksft_test_result(ksmt_counters_are(sh0, sg0),
 				 "counters unchanged by the offline\n");
 
 	/* ksmd merges again, and also while another block goes offline */
@@ -366,7 +355,7 @@ int main(void)
 	ksft_test_result(ok, "ksmd merges after an offline and across one\n");
 
 	/* run=2 unmerges everything, and ksmd merges it all again */
-	ok = !ksmt_write("run", "2") && counters_are(0, 0) &&
+	ok = !ksmt_write("run", "2") && ksmt_counters_are(0, 0) &&
 	     ksmt_check_range(a, NA, TAG_A, false) &&
 	     ksmt_check_range(c, NC, TAG_C, false) && ksmt_worker_do(&w, 'c');
 	ksmt_set("run", 1);

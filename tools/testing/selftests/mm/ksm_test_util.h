@@ -312,6 +312,29 @@ static inline bool ksmt_wait_merged(long shared, long sharing)
 	}
 }
 
+/* pages_shared and pages_sharing are these, or say what they are. */
+static inline bool ksmt_counters_are(long shared, long sharing)
+{
+	long sh = ksmt_get("pages_shared"), sg = ksmt_get("pages_sharing");
+
+	if (sh == shared && sg == sharing)
+		return true;
+	ksft_print_msg("pages_shared %ld pages_sharing %ld, want %ld %ld\n",
+		       sh, sg, shared, sharing);
+	return false;
+}
+
+/* Merge, then stop ksmd so that it neither holds nor re-merges pages. */
+static inline bool ksmt_merge_and_stop(long shared, long sharing)
+{
+	bool ok;
+
+	ksmt_set("run", 1);
+	ok = ksmt_wait_merged(shared, sharing);
+	ksmt_set("run", 0);
+	return ok;
+}
+
 /* Wait until a counter reads val; false on timeout. */
 static inline bool ksmt_wait_counter(const char *name, long val)
 {
