@@ -22,9 +22,9 @@ rounds=${ROUNDS:-3}
 # (upstream walks it page by page, about a minute per TiB), W8 to 32 MiB
 # timed for 8 s, W9 to 32, 128 and 512 MiB with one timed scan each (the
 # same 16-fold growth; upstream scans about 30,000 unique pages a second).
-# W11 repeats W1 and the fast W2 at these sizes, once per merge_scope:
-# two more runs of each per boot of ours (upstream has no merge_scope and
-# skips it).
+# W11 repeats W1 and the fast W2 at these sizes, twice per merge_scope
+# (global, memcg, memcg, global): four more runs of each per boot of ours
+# (upstream has no merge_scope and skips it).
 args=${BENCH_ARGS:--s 512 -p 4 -m 128 -c 64 -u 256 -n 3 -P 4096 -T 240 -e 32 -E 8 -g 32,128,512 -G 1}
 timeout=${BENCH_TIMEOUT:-900}
 # slab_nomerge keeps the KSM caches apart from others in /proc/slabinfo.
