@@ -227,6 +227,17 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 KSM_RW(run, "%lu", ksm_run_state);
 
+/*
+ * The knobs that shape the trees change only with nothing merged: empty
+ * the stable trees of the KSM folios nobody maps, or -EBUSY.
+ */
+static int ksm_trees_unshared(void)
+{
+	if (ksm_stats.pages_shared || ksm_stable_remove_all())
+		return -EBUSY;
+	return 0;
+}
+
 #ifdef CONFIG_NUMA
 static ssize_t merge_across_nodes_store(struct kobject *kobj,
 					struct kobj_attribute *attr,
@@ -243,9 +254,8 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 	ksm_wait_while_offlining();
 	if (ksm_cfg.merge_across_nodes != knob) {
 		/* The trees change shape: only when nothing is merged. */
-		if (ksm_stats.pages_shared || ksm_stable_remove_all())
-			err = -EBUSY;
-		else
+		err = ksm_trees_unshared();
+		if (!err)
 			err = ksm_use_node_roots();
 		if (!err) {
 			ksm_cfg.merge_across_nodes = knob;
@@ -279,9 +289,8 @@ static ssize_t merge_scope_store(struct kobject *kobj,
 	ksm_wait_while_offlining();
 	if (ksm_cfg.merge_scope != scope) {
 		/* KSM pages may not outlive the boundaries they merged in. */
-		if (ksm_stats.pages_shared || ksm_stable_remove_all()) {
-			err = -EBUSY;
-		} else {
+		err = ksm_trees_unshared();
+		if (!err) {
 			ksm_cfg.merge_scope = scope;
 			ksm_unstable_reset();
 		}
@@ -314,9 +323,8 @@ static ssize_t max_page_sharing_store(struct kobject *kobj,
 	ksm_wait_while_offlining();
 	if (ksm_cfg.max_sharing != knob) {
 		/* Chains were cut to the old limit: only when empty. */
-		if (ksm_stats.pages_shared || ksm_stable_remove_all())
-			err = -EBUSY;
-		else
+		err = ksm_trees_unshared();
+		if (!err)
 			ksm_cfg.max_sharing = knob;
 	}
 	mutex_unlock(&ksm_scan_mutex);
