@@ -52,15 +52,15 @@ static pte_t ksm_make_pte(struct vm_area_struct *vma, unsigned long addr,
 /*
  * The pte at @ptep, once @pte, is cleared and flushed, and nobody can write
  * to @folio behind our back: map @kpage there instead if the contents are
- * the same.  Comparing with the pte cleared rather than write protected
- * saves a second flush.
+ * the same, else fail with -ENOENT.  Comparing with the pte cleared rather
+ * than write protected saves a second flush.
  */
 static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 			  pte_t *ptep, pte_t pte, struct folio *folio,
 			  struct page *kpage)
 {
 	if (!pages_identical(&folio->page, kpage))
-		return -EFAULT;
+		return -ENOENT;
 	/* Other mappings of the folio keep it: keep its data too. */
 	if (pte_dirty(pte))
 		folio_mark_dirty(folio);
@@ -84,7 +84,7 @@ static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
 	unsigned long addr = pvmw->address;
 	bool exclusive = PageAnonExclusive(&folio->page);
 	pte_t pte = ptep_get(pvmw->pte);
-	int swapcache;
+	int swapcache, err = -EFAULT;
 
 	if (!kpage && !pte_write(pte) && !pte_dirty(pte) && !exclusive &&
 	    !mm_tlb_flush_pending(mm))
@@ -101,7 +101,8 @@ static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
 	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + swapcache)
 		goto restore;
 	if (kpage) {
-		if (ksm_switch_pte(vma, addr, pvmw->pte, pte, folio, kpage))
+		err = ksm_switch_pte(vma, addr, pvmw->pte, pte, folio, kpage);
+		if (err)
 			goto restore;
 		return 0;
 	}
@@ -115,7 +116,7 @@ static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
 
 restore:
 	set_pte_at(mm, addr, pvmw->pte, pte);
-	return -EFAULT;
+	return err;
 }
 
 /*
@@ -167,7 +168,8 @@ static void ksm_promote(struct folio *folio)
 
 /*
  * Merge @page, mapped in @vma, into @kpage; with @kpage NULL, make @page a
- * KSM page itself.  Returns 0 on success, -EFAULT otherwise.
+ * KSM page itself.  Returns 0 on success, -ENOENT if the contents differ,
+ * -EFAULT if the page cannot be merged now.
  */
 static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
 			 struct page *kpage)
@@ -217,7 +219,7 @@ static bool ksm_page_is_zero(struct page *page)
  * @item: the item of @page
  * @page: the page being scanned
  *
- * Return: 0 if done (or if the area went away meanwhile), -EFAULT when the
+ * Return: 0 if done (or if the area went away meanwhile), an error when the
  * page is not a zero-page candidate or could not be replaced.
  */
 int ksm_merge_zero(struct ksm_item *item, struct page *page)
@@ -254,7 +256,8 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * reference on its anon_vma: the caller passes it on to
  * ksm_stable_add_item(), or drops it with ksm_undo_merge().
  *
- * Return: 0 if merged, -EFAULT otherwise.
+ * Return: 0 if merged, -ENOENT if the contents of @page and @kpage differ,
+ * -EFAULT if @page cannot be merged now.
  */
 int ksm_merge_with(struct ksm_item *item, struct page *page,
 		   struct page *kpage, struct ksm_anchor *at)

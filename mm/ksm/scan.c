@@ -752,20 +752,24 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 /*
  * Merge @page into KSM folio @kfolio found in the stable tree, and drop
  * the reference on @kfolio.  Our reference kept migration from moving
- * @kfolio, so it still has its stable node.
+ * @kfolio, so it still has its stable node.  Returns ksm_merge_with()'s
+ * result.
  */
-static void ksm_join_stable(struct ksm_item *item, struct page *page,
-			    struct folio *kfolio, bool over_limit)
+static int ksm_join_stable(struct ksm_item *item, struct page *page,
+			   struct folio *kfolio, bool over_limit)
 {
 	struct ksm_anchor at;
+	int err;
 
-	if (!ksm_merge_with(item, page, &kfolio->page, &at)) {
+	err = ksm_merge_with(item, page, &kfolio->page, &at);
+	if (!err) {
 		folio_lock(kfolio);
 		ksm_stable_add_item(item, ksm_folio_snode(kfolio), &at,
 				    over_limit);
 		folio_unlock(kfolio);
 	}
 	folio_put(kfolio);
+	return err;
 }
 
 /* Decide what to do with @page, found at @item. */
@@ -777,6 +781,7 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 	struct ksm_item *peer;
 	struct folio *kfolio;
 	u32 key;
+	int err;
 
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
 		  ksm_visit_plain_page(page, item))
@@ -796,8 +801,13 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
-		ksm_join_stable(item, page, kfolio, over_limit);
-		return;
+		err = ksm_join_stable(item, page, kfolio, over_limit);
+		/*
+		 * -ENOENT: the folio's key was alone in the tree, but its
+		 * content is not the page's, which the unstable tree may have.
+		 */
+		if (err != -ENOENT || own)
+			return;
 	}
 
 	item->key = key;	/* loose now: the key is the tree's */

@@ -314,27 +314,28 @@ static bool ksm_prune_due(unsigned long now, unsigned long pruned_at,
 }
 
 /*
- * Pick the dup of @chain to merge into; returns its folio (referenced) and
- * the dup in *@dupp.  Stale dups met on the way are freed; @prune asks to
- * visit every dup (at most once per prune_ms) so that stale ones do not
- * accumulate.  A chain left with a single dup collapses back into a plain
- * node, in which case *@nodep is updated; an empty chain is freed and NULL
- * returned.
+ * Pick the dup of @chain to merge into, or with @merging false any dup to
+ * compare contents with; returns its folio (referenced) and the dup in
+ * *@dupp.  Stale dups met on the way are freed; when merging, every dup is
+ * visited at most once per prune_ms so that stale ones do not accumulate.
+ * A chain left with a single dup collapses back into a plain node, in
+ * which case *@nodep is updated; an empty chain is freed and NULL returned.
  */
 static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 				    struct ksm_snode **dupp,
-				    struct rb_root *root, bool prune)
+				    struct rb_root *root, bool merging)
 {
 	struct ksm_snode *chain = *nodep, *dup, *best = NULL;
 	struct folio *folio, *best_folio = NULL;
 	struct hlist_node *tmp;
+	bool prune = false;
 	int best_nr = 0;
 
-	if (prune && ksm_prune_due(jiffies, chain->pruned_at,
-				   ksm_cfg.prune_ms))
+	if (merging && ksm_prune_due(jiffies, chain->pruned_at,
+				     ksm_cfg.prune_ms)) {
 		chain->pruned_at = jiffies;
-	else
-		prune = false;
+		prune = true;
+	}
 
 	hlist_for_each_entry_safe(dup, tmp, &chain->members, dup_link) {
 		cond_resched();
@@ -351,7 +352,8 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		best = dup;
 		best_nr = dup->nr_items;
 		best_folio = folio;
-		if (!prune && ksm_snode_has_room(best))
+		/* Inserting a full chain's next dup: any copy will do. */
+		if (!merging || (!prune && ksm_snode_has_room(best)))
 			break;
 	}
 
@@ -385,10 +387,10 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
  */
 static struct folio *ksm_node_folio(struct ksm_snode **nodep,
 				    struct ksm_snode **dupp,
-				    struct rb_root *root, bool prune)
+				    struct rb_root *root, bool merging)
 {
 	if ((*nodep)->kind == KSM_SNODE_CHAIN)
-		return ksm_chain_pick(nodep, dupp, root, prune);
+		return ksm_chain_pick(nodep, dupp, root, merging);
 	*dupp = *nodep;
 	return ksm_snode_folio(*nodep, KSM_FOLIO_UNLOCKED);
 }
@@ -397,6 +399,14 @@ static struct folio *ksm_node_folio(struct ksm_snode **nodep,
 struct ksm_descent {
 	struct rb_root *root;
 	u32 scope;			/* where the page belongs */
+	bool merging;			/* for a merge, not an insertion */
+	/*
+	 * Take a node that alone in the tree has the page's scope and key
+	 * for a match without comparing: merging compares the pages anyway,
+	 * under write protection, and the caller looks on in the unstable
+	 * tree when that finds them different (ksm_merge_with() -ENOENT).
+	 */
+	bool presume;
 	struct rb_node *parent;
 	struct rb_node **link;		/* where a new node would go */
 	struct ksm_snode *node;		/* on a match: the tree node */
@@ -404,25 +414,45 @@ struct ksm_descent {
 	struct folio *folio;		/* on a match: referenced */
 };
 
+/* Whether tree node @rb, if any, has the scope and key of @node. */
+static bool ksm_same_key(const struct ksm_snode *node, struct rb_node *rb)
+{
+	const struct ksm_snode *other = rb_entry_safe(rb, struct ksm_snode, rb);
+
+	return other && !ksm_tree_cmp(node->scope, node->key, other->scope,
+				      other->key);
+}
+
 /*
- * Order @page, of key @key in scope @scope, against the content of tree
- * node *@nodep: scopes and keys decide unless equal, then the pages.  On 0, *@foliop is the node's
- * folio, referenced, and *@dupp its snode.  KSM_CMP_RESTART: a stale node
- * went, the tree was rebalanced.
+ * Whether no other node of its tree has the scope and key of @node: the
+ * trees are ordered by scope and key first, so any would be next to it.
+ */
+static bool ksm_key_alone(struct ksm_snode *node)
+{
+	return !ksm_same_key(node, rb_prev(&node->rb)) &&
+	       !ksm_same_key(node, rb_next(&node->rb));
+}
+
+/*
+ * Order @page, of key @key, against the content of tree node *@nodep:
+ * scopes and keys decide unless equal, then the pages (see @d->presume).
+ * On 0, *@foliop is the node's folio, referenced, and *@dupp its snode.
+ * KSM_CMP_RESTART: a stale node went, the tree was rebalanced.
  */
 #define KSM_CMP_RESTART		INT_MIN
-static int ksm_stable_cmp(struct page *page, u32 scope, u32 key,
+static int ksm_stable_cmp(struct ksm_descent *d, struct page *page, u32 key,
 			  struct ksm_snode **nodep, struct ksm_snode **dupp,
-			  struct folio **foliop, struct rb_root *root,
-			  bool prune)
+			  struct folio **foliop)
 {
-	int cmp = ksm_tree_cmp(scope, key, (*nodep)->scope, (*nodep)->key);
+	int cmp = ksm_tree_cmp(d->scope, key, (*nodep)->scope, (*nodep)->key);
 
 	if (cmp)
 		return cmp;
-	*foliop = ksm_node_folio(nodep, dupp, root, prune);
+	*foliop = ksm_node_folio(nodep, dupp, d->root, d->merging);
 	if (!*foliop)
 		return KSM_CMP_RESTART;
+	if (d->presume && ksm_key_alone(*nodep))
+		return 0;
 	cmp = memcmp_pages(page, &(*foliop)->page);
 	if (cmp)
 		folio_put(*foliop);
@@ -430,7 +460,7 @@ static int ksm_stable_cmp(struct page *page, u32 scope, u32 key,
 }
 
 static void ksm_stable_descend(struct ksm_descent *d, struct page *page,
-			       u32 key, bool prune)
+			       u32 key)
 {
 	struct ksm_snode *node, *dup;
 	struct folio *folio;
@@ -443,8 +473,7 @@ restart:
 	while (*d->link) {
 		cond_resched();
 		node = rb_entry(*d->link, struct ksm_snode, rb);
-		cmp = ksm_stable_cmp(page, d->scope, key, &node, &dup, &folio,
-				     d->root, prune);
+		cmp = ksm_stable_cmp(d, page, key, &node, &dup, &folio);
 		if (cmp == KSM_CMP_RESTART)
 			goto restart;
 
@@ -535,7 +564,9 @@ static void ksm_swap_out_misplaced(struct ksm_descent *d,
  *
  * Return: a referenced KSM folio to merge @page into (which may be @page's
  * own folio), NULL if there is none with room, or ERR_PTR(-EBUSY) when the
- * candidate is locked and the page is best retried later.
+ * candidate is locked and the page is best retried later.  The folio's
+ * content may differ from @page's when no other KSM folio has the same
+ * key: the merge compares them, and fails with -ENOENT then.
  */
 struct folio *ksm_stable_find(struct page *page, u32 key)
 {
@@ -555,8 +586,11 @@ struct folio *ksm_stable_find(struct page *page, u32 key)
 	d.root = ksm_stable_roots + nid;
 	/* A migrated KSM folio keeps the scope it was filed under. */
 	d.scope = own ? own->scope : ksm_folio_scope(folio);
+	d.merging = true;
+	/* Our own folio would join or rehome on what the descent finds. */
+	d.presume = !own;
 again:
-	ksm_stable_descend(&d, page, key, true);
+	ksm_stable_descend(&d, page, key);
 	if (!d.folio) {
 		if (!own)
 			return NULL;
@@ -617,7 +651,7 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key)
 	struct ksm_snode *snode;
 	bool same_content;
 
-	ksm_stable_descend(&d, &kfolio->page, key, false);
+	ksm_stable_descend(&d, &kfolio->page, key);
 	same_content = d.folio;
 	if (same_content)
 		folio_put(d.folio);

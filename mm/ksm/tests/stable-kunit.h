@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * KUnit tests of the stable tree rules: sharing limits, which dup of a
- * chain takes the next sharer, when a chain is due for pruning.
+ * chain takes the next sharer, when a chain is due for pruning, when a
+ * key is alone in its tree.
  */
 #include <kunit/test.h>
 
@@ -53,11 +54,69 @@ static void ksm_test_pfn_range(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, ksm_pfn_in(200, 100, 200));
 }
 
+/* Link @node into @root in (scope, key) order, after any equal ones. */
+static void ksm_test_link_snode(struct rb_root *root, struct ksm_snode *node)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+	struct ksm_snode *at;
+
+	while (*link) {
+		parent = *link;
+		at = rb_entry(parent, struct ksm_snode, rb);
+		if (ksm_tree_cmp(node->scope, node->key, at->scope, at->key) < 0)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	rb_link_node(&node->rb, parent, link);
+	rb_insert_color(&node->rb, root);
+}
+
+static void ksm_test_key_alone(struct kunit *test)
+{
+	/* Scope and key of each node, and whether it is alone with them. */
+	static const struct { u32 scope, key; bool alone; } n[] = {
+		{ 0, 5, true },
+		{ 0, 7, false }, { 0, 7, false }, { 0, 7, false },
+		{ 0, 9, true },
+		/* The same key in another scope is another key. */
+		{ 1, 7, true },
+		{ 1, 0xffffffff, false }, { 1, 0xffffffff, false },
+		{ 2, 0, true },
+	};
+	struct ksm_snode *nodes;
+	struct rb_root root = RB_ROOT;
+	int i, order[ARRAY_SIZE(n)];
+
+	nodes = kunit_kcalloc(test, ARRAY_SIZE(n), sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	/* Insert out of order, so that the tree reshapes as it grows. */
+	for (i = 0; i < ARRAY_SIZE(n); i++)
+		order[i] = (i * 5) % ARRAY_SIZE(n);
+	for (i = 0; i < ARRAY_SIZE(n); i++) {
+		nodes[order[i]].scope = n[order[i]].scope;
+		nodes[order[i]].key = n[order[i]].key;
+		ksm_test_link_snode(&root, &nodes[order[i]]);
+	}
+	for (i = 0; i < ARRAY_SIZE(n); i++)
+		KUNIT_EXPECT_EQ_MSG(test, ksm_key_alone(&nodes[i]), n[i].alone,
+				    "node %d", i);
+
+	/* Taking a twin out leaves its last twin alone. */
+	rb_erase(&nodes[6].rb, &root);
+	KUNIT_EXPECT_TRUE(test, ksm_key_alone(&nodes[7]));
+	rb_erase(&nodes[2].rb, &root);
+	KUNIT_EXPECT_FALSE(test, ksm_key_alone(&nodes[1]));
+	rb_erase(&nodes[3].rb, &root);
+	KUNIT_EXPECT_TRUE(test, ksm_key_alone(&nodes[1]));
+}
+
 static struct kunit_case ksm_stable_cases[] = {
 	KUNIT_CASE(ksm_test_sharing_room),
 	KUNIT_CASE(ksm_test_dup_choice),
 	KUNIT_CASE(ksm_test_prune_due),
 	KUNIT_CASE(ksm_test_pfn_range),
+	KUNIT_CASE(ksm_test_key_alone),
 	{}
 };
 
