@@ -74,9 +74,15 @@ if ! flock -n 8; then
 	echo "run-vm: waiting for the guest already running on this machine" >&2
 	flock 8
 fi
+# KSM_ICOUNT=N: count instructions instead (one vCPU at a time, 2^N ns of
+# guest time per instruction, idle time skipped), so that guest time, CPU
+# times included, follows the instructions run and not the host's load.
+accel=(-accel tcg,thread=multi)
+[ -z "${KSM_ICOUNT:-}" ] ||
+	accel=(-accel tcg,thread=single -icount "shift=$KSM_ICOUNT,align=off,sleep=off")
 # shellcheck disable=SC2054 # the commas belong to QEMU's option values
 qemu=(qemu-system-x86_64 -nographic -no-reboot -nodefaults
-      -machine q35 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 4G
+      -machine q35 "${accel[@]}" -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 4G
       -object memory-backend-ram,id=m0,size=2G
       -object memory-backend-ram,id=m1,size=2G
       -numa node,nodeid=0,cpus=0,memdev=m0

@@ -5,7 +5,9 @@
 #
 # Aggregate the records ksm-bench wrote in OUTDIR/raw/rN-IMPL.tsv (one file
 # per boot): print the side-by-side table, write OUTDIR/results.json and,
-# through gnuplot, OUTDIR/w2-pages-sharing.png.
+# through gnuplot, OUTDIR/w2-pages-sharing.png.  OUTDIR/mode, if present,
+# says how QEMU ran the guests when it was not the default (run.sh's
+# instruction counting pass).
 import json
 import os
 import re
@@ -237,6 +239,10 @@ def main():
         append = open(os.path.join(outdir, "append")).read().strip()
     except OSError:
         append = ""
+    try:
+        mode = open(os.path.join(outdir, "mode")).read().strip()
+    except OSError:
+        mode = None
 
     rows, results = [], []
     # By workload (W1 before W1-THP before W2...), then in the guest's order.
@@ -281,6 +287,8 @@ def main():
     print()
     print("KSM bench: ours vs upstream, %d round(s) per implementation, "
           "median [min..max] over rounds" % len(rounds))
+    if mode:
+        print("Under %s." % mode)
     print("QEMU TCG without KVM: absolute numbers mean little here; "
           "compare ratios within this run only.")
     fw = max([32] + [len(r[1]) for r in rows if r[7] != "skip"])
@@ -356,7 +364,7 @@ def main():
     doc = {
         "kernel": {impl: dict(images.get(impl, {}), uname=info[impl].get("kernel"))
                    for impl in IMPLS},
-        "qemu": qemu_settings(run_vm, append),
+        "qemu": dict(qemu_settings(run_vm, append), mode=mode or "default"),
         "note": "QEMU TCG without KVM: only ratios within one run are meaningful",
         "rounds": len(rounds),
         "order": "ours, upstream alternating, one boot each per round",
