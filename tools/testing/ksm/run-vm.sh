@@ -77,9 +77,10 @@ fi
 # KSM_ICOUNT=N: count instructions instead (one vCPU at a time, 2^N ns of
 # guest time per instruction, idle time skipped), so that guest time, CPU
 # times included, follows the instructions run and not the host's load.
-accel=(-accel tcg,thread=multi)
+accel=(-accel "tcg,thread=multi")
 [ -z "${KSM_ICOUNT:-}" ] ||
-	accel=(-accel tcg,thread=single -icount "shift=$KSM_ICOUNT,align=off,sleep=off")
+	accel=(-accel "tcg,thread=single"
+	       -icount "shift=$KSM_ICOUNT,align=off,sleep=off")
 # shellcheck disable=SC2054 # the commas belong to QEMU's option values
 qemu=(qemu-system-x86_64 -nographic -no-reboot -nodefaults
       -machine q35 "${accel[@]}" -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 4G
