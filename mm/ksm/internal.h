@@ -36,46 +36,57 @@ enum ksm_item_state {
 	KSM_ITEM_STABLE,	/* on the member list of a stable node */
 };
 
+/* Bits of the content key that an item keeps: see ksm_page_key(). */
+#define KSM_KEY_BITS		24
+#define KSM_ITEM_AGE_MAX	15U	/* where an item's age saturates */
+
+/* The low bits of ksm_item->addr_state: state, then tree generation. */
+#define KSM_ITEM_STATE_MASK	0x3UL
+#define KSM_ITEM_GEN_SHIFT	2
+#define KSM_ITEM_GEN_MASK	(0xffUL << KSM_ITEM_GEN_SHIFT)
+static_assert((KSM_ITEM_STATE_MASK | KSM_ITEM_GEN_MASK) < PAGE_SIZE);
+
 /*
  * struct ksm_item - one scanned virtual page of a registered mm
  *
  * Items of an mm form a singly linked list in ascending address order,
- * rebuilt lazily as ksmd walks the mm.  A stable item needs all 64 bytes
- * for its rmap anchor, so the state lives in the low bits of the address.
+ * rebuilt lazily as ksmd walks the mm.  Each state overlays what it does
+ * not need: a stable item gives up its mm (ksmd knows it from the list it
+ * walks) and its scan history for its rmap anchor, and the state and the
+ * unstable tree generation live in the low bits of the address.
  */
 struct ksm_item {
 	struct ksm_item *next;		/* ksmd: next item of the same mm */
-	struct mm_struct *mm;		/* constant; mmgrab()ed by the mm slot */
-	/* page aligned address (constant) | enum ksm_item_state (ksmd) */
+	union {
+		/* !KSM_ITEM_STABLE, constant: mmgrab()ed by the mm slot */
+		struct mm_struct *mm;
+		/*
+		 * KSM_ITEM_STABLE, ksmd, holds a ref: with @index, where
+		 * rmap finds the mapping (struct ksm_anchor).
+		 */
+		struct anon_vma *anon_vma;
+	};
+	/* page aligned address (constant) | generation | state (ksmd) */
 	unsigned long addr_state;
 	union {
-		struct {			/* not KSM_ITEM_STABLE */
-			u32 key;		/* ksmd: ksm_page_key() at last visit */
-			u8 gen;			/* ksmd: tree generation, see unstable.c */
-			u8 age;			/* ksmd: visits without merging */
-			u8 skips;		/* ksmd: visits still to skip */
+		struct {			/* not KSM_ITEM_STABLE, ksmd */
+			u32 key : KSM_KEY_BITS;	/* ksm_page_key() last visit */
+			u32 age : 4;		/* visits without merging */
+			u32 skips : 4;		/* visits still to skip */
+			u32 scope;		/* UNSTABLE: ksm_folio_scope() */
 		};
-		pgoff_t index;		/* KSM_ITEM_STABLE, ksmd: see below */
+		pgoff_t index;		/* KSM_ITEM_STABLE, ksmd: see above */
 	};
 	union {
-		struct {			/* KSM_ITEM_UNSTABLE */
-			struct rb_node rb;	/* ksmd */
-			int nid;		/* ksmd: unstable tree index */
-			u32 scope;		/* ksmd: see ksm_folio_scope() */
-		};
+		struct rb_node rb;		/* KSM_ITEM_UNSTABLE, ksmd */
 		struct {			/* KSM_ITEM_STABLE */
 			struct ksm_snode *snode;	/* ksmd */
 			struct hlist_node link;	/* KSM folio lock */
-			/*
-			 * ksmd, holds a ref: with @index, where rmap finds
-			 * the mapping (struct ksm_anchor).
-			 */
-			struct anon_vma *anon_vma;
 		};
 	};
 };
 
-static_assert(sizeof(struct ksm_item) <= 64);
+static_assert(sizeof(struct ksm_item) <= 56);
 
 static inline unsigned long ksm_item_addr(const struct ksm_item *item)
 {
@@ -84,13 +95,25 @@ static inline unsigned long ksm_item_addr(const struct ksm_item *item)
 
 static inline enum ksm_item_state ksm_item_state(const struct ksm_item *item)
 {
-	return item->addr_state & ~PAGE_MASK;
+	return item->addr_state & KSM_ITEM_STATE_MASK;
 }
 
 static inline void ksm_item_set_state(struct ksm_item *item,
 				      enum ksm_item_state state)
 {
-	item->addr_state = ksm_item_addr(item) | state;
+	item->addr_state = (item->addr_state & ~KSM_ITEM_STATE_MASK) | state;
+}
+
+/* Unstable tree generation the item was inserted in, see unstable.c. */
+static inline u8 ksm_item_gen(const struct ksm_item *item)
+{
+	return (item->addr_state & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
+}
+
+static inline void ksm_item_set_gen(struct ksm_item *item, u8 gen)
+{
+	item->addr_state = (item->addr_state & ~KSM_ITEM_GEN_MASK) |
+			   ((unsigned long)gen << KSM_ITEM_GEN_SHIFT);
 }
 
 /*
@@ -114,6 +137,7 @@ enum ksm_snode_kind {
 	KSM_SNODE_DUP,		/* KSM folio, one of the dups of a chain */
 	KSM_SNODE_CHAIN,	/* tree node grouping dups of equal content */
 	KSM_SNODE_MIGRATED,	/* KSM folio on the wrong node, awaiting rehoming */
+	KSM_SNODE_DEAD,		/* folio gone, items not yet told (see stable.c) */
 };
 
 /*
@@ -129,7 +153,10 @@ struct ksm_snode {
 		struct hlist_node dup_link;	/* ksmd: DUP, on chain->members */
 		struct list_head migrated;	/* ksmd: MIGRATED */
 	};
-	/* PLAIN/DUP/MIGRATED: items (KSM folio lock); CHAIN: dups (ksmd) */
+	/*
+	 * PLAIN/DUP/MIGRATED: items (KSM folio lock); DEAD: items (ksmd);
+	 * CHAIN: dups (ksmd)
+	 */
 	struct hlist_head members;
 	union {
 		unsigned long kpfn;	/* !CHAIN: folio lock + ksmd, see above */
@@ -387,7 +414,7 @@ int ksm_unmerge_mm(struct mm_struct *mm);
 int __init ksm_stable_init(void);
 struct folio *ksm_snode_folio(struct ksm_snode *snode,
 			      enum ksm_folio_lock how);
-void ksm_stable_unlink_item(struct ksm_item *item);
+void ksm_stable_unlink_item(struct ksm_item *item, struct mm_struct *mm);
 void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 			 const struct ksm_anchor *at, bool over_limit);
 struct folio *ksm_stable_find(struct page *page, u32 key);
@@ -407,7 +434,7 @@ void ksm_unstable_unlink_item(struct ksm_item *item);
 /* item.c */
 int __init ksm_items_init(void);
 struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr);
-void ksm_item_free(struct ksm_item *item);
+void ksm_item_free(struct ksm_item *item, struct mm_struct *mm);
 bool ksm_lock_mm(struct mm_struct *mm);
 bool ksm_lock_mm_read(struct mm_struct *mm);
 void ksm_unlock_mm(struct mm_struct *mm);

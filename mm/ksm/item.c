@@ -54,12 +54,14 @@ struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr)
 /**
  * ksm_item_free - free a loose item
  * @item: the item, in no tree and on no list
+ * @mm: the mm it was an item of
  */
-void ksm_item_free(struct ksm_item *item)
+void ksm_item_free(struct ksm_item *item, struct mm_struct *mm)
 {
-	VM_WARN_ON_ONCE(ksm_item_state(item) != KSM_ITEM_LOOSE);
+	VM_WARN_ON_ONCE(ksm_item_state(item) != KSM_ITEM_LOOSE ||
+			item->mm != mm);
 	ksm_stats.items--;
-	item->mm->ksm_rmap_items--;
+	mm->ksm_rmap_items--;
 	kmem_cache_free(ksm_item_cache, item);
 }
 
@@ -129,7 +131,7 @@ struct vm_area_struct *ksm_mergeable_vma(struct mm_struct *mm,
 
 /**
  * ksm_item_get_page - the anonymous page mapped where @item is, if any
- * @item: the item
+ * @item: the item, not KSM_ITEM_STABLE
  *
  * Return: the page, referenced, or NULL.
  */

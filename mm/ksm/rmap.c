@@ -21,8 +21,8 @@
 
 /*
  * Walk the vmas mapping @folio at @item's rmap anchor: on the first pass
- * the ones in @item's own mm, on the second pass those of mms forked from
- * it since ksmd last saw it.  The interval tree is queried at the anchor's
+ * the one that merged, on the second pass those of mms forked from it
+ * since ksmd last saw it.  The interval tree is queried at the anchor's
  * index alone, so the walk does not grow with the number of vmas sharing
  * the anon_vma.  Returns false to end the walk.
  */
@@ -47,8 +47,11 @@ static bool ksm_rmap_item(struct folio *folio, struct ksm_item *item,
 	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, index, index) {
 		cond_resched();
 		vma = avc->vma;
-		/* Own mm on the first pass, forked mms on the second. */
-		own = vma->vm_mm == item->mm;
+		/*
+		 * The merged vma on the first pass, forked ones on the
+		 * second: a fork gives the child's vma an anon_vma of its own.
+		 */
+		own = vma->anon_vma == anon_vma;
 		if (own == forks)
 			continue;
 		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))

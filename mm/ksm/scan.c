@@ -86,36 +86,39 @@ static u32 ksm_key_of(const void *addr)
  * ksm_page_key - content key of @page, for change detection and the trees
  * @page: the page
  *
- * Return: a 32-bit hash of a fixed sample of the page's bytes.
+ * Return: a KSM_KEY_BITS hash of a fixed sample of the page's bytes.
  */
 u32 ksm_page_key(struct page *page)
 {
 	void *addr = kmap_local_page(page);
-	u32 key = ksm_key_of(addr);
+	u32 key = ksm_key_of(addr) >> (32 - KSM_KEY_BITS);
 
 	kunmap_local(addr);
 	return key;
 }
 
-/* Take @item out of whichever tree it is in. */
-static void ksm_item_untrack(struct ksm_item *item)
+/* Take @item, of @mm, out of whichever tree it is in. */
+static void ksm_item_untrack(struct ksm_item *item, struct mm_struct *mm)
 {
 	if (ksm_item_state(item) == KSM_ITEM_STABLE)
-		ksm_stable_unlink_item(item);
+		ksm_stable_unlink_item(item, mm);
 	else if (ksm_item_state(item) == KSM_ITEM_UNSTABLE)
 		ksm_unstable_unlink_item(item);
 	cond_resched();		/* callers loop over many items */
 }
 
-/* Free the items from *@link to the end of the list, leaving it NULL. */
-static void ksm_items_free_from(struct ksm_item **link)
+/*
+ * Free the items of @mm from *@link to the end of the list, leaving it
+ * NULL.
+ */
+static void ksm_items_free_from(struct ksm_item **link, struct mm_struct *mm)
 {
 	struct ksm_item *item;
 
 	while ((item = *link)) {
 		*link = item->next;
-		ksm_item_untrack(item);
-		ksm_item_free(item);
+		ksm_item_untrack(item, mm);
+		ksm_item_free(item, mm);
 	}
 }
 
@@ -130,8 +133,8 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm,
 
 	while ((item = *link) && ksm_item_addr(item) < addr) {
 		*link = item->next;
-		ksm_item_untrack(item);
-		ksm_item_free(item);
+		ksm_item_untrack(item, mm);
+		ksm_item_free(item, mm);
 	}
 	if (item && ksm_item_addr(item) == addr)
 		return item;
@@ -170,19 +173,20 @@ void ksm_scan_restart(void)
 	WRITE_ONCE(ksm_no_skip_before, 0);
 }
 
-/* Smart scan: should this visit of @item be skipped? */
-static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
+/* Smart scan: should this visit of @item, of @mm, be skipped? */
+static bool ksm_smart_skip(struct page *page, struct ksm_item *item,
+			   struct mm_struct *mm)
 {
-	u8 age;
+	unsigned int age;
 
 	/* KSM pages must be visited for their bookkeeping. */
 	if (!ksm_cfg.smart_scan || folio_test_ksm(page_folio(page)))
 		return false;
 	/* Written to since it merged: the item starts over, age and all. */
 	if (ksm_item_state(item) == KSM_ITEM_STABLE)
-		ksm_item_untrack(item);
+		ksm_item_untrack(item, mm);
 	age = item->age;
-	item->age = age == U8_MAX ? age : age + 1;
+	item->age = min(age + 1, KSM_ITEM_AGE_MAX);
 	/*
 	 * Young items need their rounds to get through both trees.  While
 	 * new areas get their first visits every page is visited, but keeps
@@ -194,7 +198,7 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 	if (item->skips) {
 		item->skips--;
 		ksm_stats.skipped++;
-		ksm_item_untrack(item);
+		ksm_item_untrack(item, mm);
 		return true;
 	}
 	/* Visit now, and sit out more rounds the older the item gets. */
@@ -217,6 +221,7 @@ struct ksm_found {
 
 /* Pages ksmd is to visit next, referenced, with their items. */
 struct ksm_visits {
+	struct mm_struct *mm;		/* whose pages they are */
 	unsigned int nr;
 	struct page *page[KSM_WALK_MAX];
 	struct ksm_item *item[KSM_WALK_MAX];
@@ -483,7 +488,7 @@ static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
 
 	if (!locked)
 		ksm_cursor_enter(kmm);
-	ksm_items_free_from(ksm_cursor.link);
+	ksm_items_free_from(ksm_cursor.link, mm);
 	reap = !ksm_cursor.addr;
 	ksm_cursor_step(kmm, reap);
 	/*
@@ -536,12 +541,13 @@ static bool ksm_take_found(struct vm_area_struct *vma,
 			break;
 		ksm_cursor.link = &item->next;
 		ksm_cursor.addr += PAGE_SIZE;
-		if (ksm_smart_skip(page, item)) {
+		if (ksm_smart_skip(page, item, vma->vm_mm)) {
 			put_page(page);
 			continue;
 		}
 		flush_anon_page(vma, page, addr);
 		flush_dcache_page(page);
+		v->mm = vma->vm_mm;
 		v->page[v->nr] = page;
 		v->item[v->nr++] = item;
 	}
@@ -675,11 +681,12 @@ static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
  * do: it changed since last round (not worth a search), or it was empty
  * and got replaced by the zero page.
  */
-static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item)
+static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item,
+				 struct mm_struct *mm)
 {
 	u32 key;
 
-	ksm_item_untrack(item);
+	ksm_item_untrack(item, mm);
 	key = ksm_page_key(page);
 	if (key != item->key) {
 		item->key = key;
@@ -699,7 +706,7 @@ static bool ksm_merge_pair(struct ksm_item *item, struct page *page,
 	if (ksm_merge_with(item, page, NULL, at))
 		return false;
 	if (!ksm_merge_with(peer, peer_page, page, peer_at)) {
-		ksm_item_untrack(peer);		/* out of the unstable tree */
+		ksm_item_untrack(peer, peer->mm);	/* out of the unstable tree */
 		return true;
 	}
 	/* A KSM page mapped only once is no gain: break it again. */
@@ -772,8 +779,9 @@ static int ksm_join_stable(struct ksm_item *item, struct page *page,
 	return err;
 }
 
-/* Decide what to do with @page, found at @item. */
-static void ksm_visit(struct page *page, struct ksm_item *item)
+/* Decide what to do with @page, found at @item of @mm. */
+static void ksm_visit(struct page *page, struct ksm_item *item,
+		      struct mm_struct *mm)
 {
 	struct ksm_snode *own = ksm_page_snode(page);
 	struct page *peer_page = NULL;
@@ -784,7 +792,7 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 	int err;
 
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
-		  ksm_visit_plain_page(page, item))
+		  ksm_visit_plain_page(page, item, mm))
 		return;
 
 	/* A KSM page's key is its snode's: the item may hold its index. */
@@ -797,7 +805,7 @@ static void ksm_visit(struct page *page, struct ksm_item *item)
 		return;
 	}
 
-	ksm_item_untrack(item);
+	ksm_item_untrack(item, mm);
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
@@ -829,7 +837,7 @@ static void ksm_scan_batch(unsigned int nr_pages)
 		if (!ksm_scan_next(&v, min(nr_pages - done, KSM_WALK_MAX)))
 			break;
 		for (i = 0; i < v.nr; i++) {
-			ksm_visit(v.page[i], v.item[i]);
+			ksm_visit(v.page[i], v.item[i], v.mm);
 			put_page(v.page[i]);
 			ksm_stats.scanned++;
 			cond_resched();
@@ -872,7 +880,7 @@ int ksm_unmerge_everything(void)
 		}
 		/* Exiting now, or gone while we were at it. */
 		exiting = ksm_mm_exiting(mm);
-		ksm_items_free_from(&kmm->items);
+		ksm_items_free_from(&kmm->items, mm);
 
 		ksm_cursor_step(kmm, exiting);
 		if (exiting) {

@@ -108,16 +108,15 @@ static void ksm_snode_unlink(struct ksm_snode *snode)
 
 /*
  * @item no longer maps a KSM folio: drop its rmap anchor, and let it start
- * over as a loose item (the index shares room with its scan history).
+ * over as a loose item of @mm (the anchor shares room with its mm and its
+ * scan history).
  */
-static void ksm_item_unanchor(struct ksm_item *item)
+static void ksm_item_unanchor(struct ksm_item *item, struct mm_struct *mm)
 {
 	put_anon_vma(item->anon_vma);
+	item->mm = mm;
 	item->index = 0;
-	item->key = 0;
-	item->gen = 0;
-	item->age = 0;
-	item->skips = 0;
+	ksm_item_set_gen(item, 0);
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
 
@@ -128,30 +127,27 @@ static void ksm_snode_park_migrated(struct ksm_snode *snode)
 }
 
 /*
- * Forget a stable node whose folio is gone (or is being given up): its items
- * go back to being loose, to be looked at afresh on their next visit.
+ * Forget a stable node whose folio is gone (or is being given up).  Its
+ * items do not know their mm, which only ksmd's walk of each mm tells: so
+ * the node leaves the trees and the counts now, but stays, DEAD, for its
+ * items to leave one by one as ksmd meets them (ksm_stable_unlink_item()),
+ * the last one freeing it.
  */
 static void ksm_snode_forget(struct ksm_snode *snode)
 {
-	struct ksm_item *item;
-
-	VM_WARN_ON_ONCE(snode->kind == KSM_SNODE_CHAIN);
-	hlist_for_each_entry(item, &snode->members, link) {
-		if (item->link.next) {
-			ksm_stats.pages_sharing--;
-			trace_ksm_remove_rmap_item(snode->kpfn, item, item->mm);
-		} else {
-			ksm_stats.pages_shared--;
-		}
-		item->mm->ksm_merging_pages--;
-		snode->nr_items--;
-		ksm_item_unanchor(item);
-		cond_resched();
+	VM_WARN_ON_ONCE(snode->kind == KSM_SNODE_CHAIN ||
+			snode->kind == KSM_SNODE_DEAD);
+	if (snode->nr_items) {
+		ksm_stats.pages_shared--;
+		ksm_stats.pages_sharing -= snode->nr_items - 1;
 	}
 	trace_ksm_remove_ksm_page(snode->kpfn);
 	ksm_snode_unlink(snode);
-	snode->nr_items = 0;
-	ksm_snode_free(snode);
+	if (!snode->nr_items) {
+		ksm_snode_free(snode);
+		return;
+	}
+	snode->kind = KSM_SNODE_DEAD;
 }
 
 /* A reference on @folio if its ->mapping is still @key, else NULL. */
@@ -206,10 +202,11 @@ static struct folio *ksm_lock_keyed_folio(struct folio *folio, void *key,
  * Stable nodes hold no reference on their folio, so that reclaim and
  * migration need not wait for ksmd: the folio is trusted only while its
  * ->mapping still points back at @snode.  A node whose folio went away is
- * stale: it is removed here, which may rebalance the tree.
+ * stale: it is forgotten here, which may rebalance the tree.
  *
  * Return: the folio with a reference held, NULL if @snode was stale (and
- * has been freed), or ERR_PTR(-EBUSY) if KSM_FOLIO_TRYLOCKED failed.
+ * is now freed, or DEAD until its items leave), or ERR_PTR(-EBUSY) if
+ * KSM_FOLIO_TRYLOCKED failed.
  */
 struct folio *ksm_snode_folio(struct ksm_snode *snode, enum ksm_folio_lock how)
 {
@@ -234,31 +231,46 @@ struct folio *ksm_snode_folio(struct ksm_snode *snode, enum ksm_folio_lock how)
 	return NULL;
 }
 
+/* @item leaves its stable node, whose folio, if any, the caller locked. */
+static void ksm_snode_del_item(struct ksm_snode *snode, struct ksm_item *item,
+			       struct mm_struct *mm)
+{
+	bool dead = snode->kind == KSM_SNODE_DEAD;
+
+	hlist_del(&item->link);
+	VM_WARN_ON_ONCE(snode->nr_items <= 0);
+	snode->nr_items--;
+	/* A dead node's folio left the counts when it was forgotten. */
+	if (!dead && hlist_empty(&snode->members))
+		ksm_stats.pages_shared--;
+	else if (!dead)
+		ksm_stats.pages_sharing--;
+	if (dead)
+		trace_ksm_remove_rmap_item(snode->kpfn, item, mm);
+	mm->ksm_merging_pages--;
+	ksm_item_unanchor(item, mm);
+	if (dead && !snode->nr_items)
+		ksm_snode_free(snode);
+}
+
 /**
  * ksm_stable_unlink_item - take a stable item off its KSM folio
  * @item: an item in state KSM_ITEM_STABLE
+ * @mm: the mm it is an item of
  */
-void ksm_stable_unlink_item(struct ksm_item *item)
+void ksm_stable_unlink_item(struct ksm_item *item, struct mm_struct *mm)
 {
 	struct ksm_snode *snode = item->snode;
-	struct folio *folio;
+	struct folio *folio = NULL;
 
-	folio = ksm_snode_folio(snode, KSM_FOLIO_LOCKED);
-	if (!folio)
-		return;		/* stale: ksm_snode_forget() reset the item */
-
-	hlist_del(&item->link);
-	folio_unlock(folio);
-	folio_put(folio);
-
-	if (hlist_empty(&snode->members))
-		ksm_stats.pages_shared--;
-	else
-		ksm_stats.pages_sharing--;
-	item->mm->ksm_merging_pages--;
-	VM_WARN_ON_ONCE(snode->nr_items <= 0);
-	snode->nr_items--;
-	ksm_item_unanchor(item);
+	/* The folio lock keeps rmap walks off the list; a dead node has none. */
+	if (snode->kind != KSM_SNODE_DEAD)
+		folio = ksm_snode_folio(snode, KSM_FOLIO_LOCKED);
+	ksm_snode_del_item(snode, item, mm);
+	if (folio) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
 }
 
 /**
@@ -278,8 +290,9 @@ void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 	snode->nr_items++;
 	WARN_ON_ONCE(!over_limit && snode->nr_items > ksm_cfg.max_sharing);
 
+	item->mm->ksm_merging_pages++;
 	item->snode = snode;
-	item->anon_vma = at->anon_vma;
+	item->anon_vma = at->anon_vma;	/* in place of the mm */
 	item->index = at->index;
 	ksm_item_set_state(item, KSM_ITEM_STABLE);
 	hlist_add_head(&item->link, &snode->members);
@@ -287,7 +300,6 @@ void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 		ksm_stats.pages_sharing++;
 	else
 		ksm_stats.pages_shared++;
-	item->mm->ksm_merging_pages++;
 }
 
 /*

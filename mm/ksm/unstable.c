@@ -53,14 +53,21 @@ static unsigned int ksm_gens_since(u8 inserted, unsigned long now)
 }
 
 /*
- * Debug check: is @node in the tree of @root?  Erasing a node of another
- * tree would graft parts of that tree into this one.
+ * The root of the unstable tree @item is in.  Items do not keep their
+ * tree's index: erasing is rare enough (a merged peer, an unmapped page)
+ * for a climb to the top of the tree to be cheaper than 4 bytes an item.
  */
-static bool ksm_in_tree(struct rb_node *node, struct rb_root *root)
+static struct rb_root *ksm_unstable_root_of(struct ksm_item *item)
 {
+	struct rb_node *node = &item->rb;
+	int nid;
+
 	while (rb_parent(node))
 		node = rb_parent(node);
-	return node == root->rb_node;
+	for (nid = 0; nid < ksm_nr_roots; nid++)
+		if (ksm_unstable_roots[nid].rb_node == node)
+			return ksm_unstable_roots + nid;
+	return NULL;
 }
 
 /**
@@ -69,18 +76,21 @@ static bool ksm_in_tree(struct rb_node *node, struct rb_root *root)
  */
 void ksm_unstable_unlink_item(struct ksm_item *item)
 {
-	unsigned int age = ksm_gens_since(item->gen, ksm_unstable_gen);
-	struct rb_root *root = ksm_unstable_roots + item->nid;
+	unsigned int age = ksm_gens_since(ksm_item_gen(item), ksm_unstable_gen);
+	struct rb_root *root;
 
 	/*
 	 * An item is revisited every round, so it is normally at most one
 	 * generation old; a round that run=2 cut short leaves the items it
 	 * had not reached one more generation behind.  Only the current
-	 * generation's items are in a tree.
+	 * generation's items are in a tree: erasing a node from another
+	 * tree would graft parts of that tree into this one.
 	 */
-	if (!age && !WARN_ON_ONCE(IS_ENABLED(CONFIG_DEBUG_VM) &&
-				  !ksm_in_tree(&item->rb, root)))
-		rb_erase(&item->rb, root);
+	if (!age) {
+		root = ksm_unstable_root_of(item);
+		if (!WARN_ON_ONCE(!root))
+			rb_erase(&item->rb, root);
+	}
 	ksm_stats.pages_unshared--;
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
@@ -89,8 +99,7 @@ static void ksm_unstable_link(struct ksm_item *item, int nid, u32 scope,
 			      struct rb_node *parent, struct rb_node **link)
 {
 	ksm_item_set_state(item, KSM_ITEM_UNSTABLE);
-	item->gen = (u8)ksm_unstable_gen;
-	item->nid = nid;
+	ksm_item_set_gen(item, ksm_unstable_gen);
 	item->scope = scope;
 	rb_link_node(&item->rb, parent, link);
 	rb_insert_color(&item->rb, ksm_unstable_roots + nid);

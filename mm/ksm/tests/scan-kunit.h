@@ -128,32 +128,47 @@ static void ksm_test_profit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_profit(0, 4, 0), 4 * (long)PAGE_SIZE);
 	/* Tracking without merging costs. */
 	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 3), -3 * item);
-	KUNIT_EXPECT_EQ(test, item, 64L);
+	/* Both halves of a merged pair cost what their slab objects do. */
+	KUNIT_EXPECT_EQ(test, item, 56L);
 }
 
 /*
- * The state lives in the low bits of the address, and a stable item's
- * rmap index overlays the scan history: neither may disturb the other.
+ * The state and the tree generation live in the low bits of the address,
+ * and a stable item's rmap anchor overlays its mm and scan history:
+ * none may disturb another.
  */
 static void ksm_test_item_packing(struct kunit *test)
 {
 	const unsigned long addr = 0x7f1234567000UL & PAGE_MASK;
 	struct ksm_item item = { .addr_state = addr | KSM_ITEM_LOOSE };
+	struct mm_struct *mm = (struct mm_struct *)0x1000;
 
+	item.mm = mm;
 	ksm_item_set_state(&item, KSM_ITEM_UNSTABLE);
+	ksm_item_set_gen(&item, 0xa5);
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
 	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_UNSTABLE);
-	item.key = 0xdeadbeef;
-	item.age = 7;
+	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0xa5);
+	item.key = 0xdeadbe;
+	item.age = KSM_ITEM_AGE_MAX;
+	item.skips = 8;
+	item.scope = U32_MAX;
+	KUNIT_EXPECT_EQ(test, (u32)item.key, 0xdeadbeU);
+	KUNIT_EXPECT_EQ(test, (u32)item.age, KSM_ITEM_AGE_MAX);
+	KUNIT_EXPECT_EQ(test, (u32)item.skips, 8U);
+	KUNIT_EXPECT_PTR_EQ(test, item.mm, mm);
 	ksm_item_set_state(&item, KSM_ITEM_STABLE);
 	item.index = ULONG_MAX;		/* anything at all */
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
 	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_STABLE);
+	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0xa5);
+	ksm_item_set_gen(&item, 0);
 	ksm_item_set_state(&item, KSM_ITEM_LOOSE);
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
 	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_LOOSE);
-	/* Every state fits below the page offset. */
-	KUNIT_EXPECT_EQ(test, (unsigned long)KSM_ITEM_STABLE & PAGE_MASK, 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0);
+	/* Every key fits the item's field. */
+	KUNIT_EXPECT_EQ(test, ksm_page_key(ZERO_PAGE(0)) >> KSM_KEY_BITS, 0U);
 }
 
 /*
