@@ -241,8 +241,7 @@ extern wait_queue_head_t ksm_thread_wait;
 extern wait_queue_head_t ksm_iter_wait;
 extern unsigned long ksm_no_skip_before;	/* see ksm_note_new_candidates() */
 extern struct rb_root *ksm_stable_roots;	/* ksmd */
-extern struct rb_root *ksm_unstable_roots;	/* ksmd */
-extern int ksm_nr_roots;	/* ksmd: roots of each kind, 1 or nr_node_ids */
+extern int ksm_nr_roots;	/* ksmd: stable roots, 1 or nr_node_ids */
 extern struct list_head ksm_migrated_nodes;	/* ksmd */
 extern u32 ksm_zero_key;
 extern u32 ksm_key_mask;		/* debugfs */

@@ -64,9 +64,8 @@ struct ksm_cursor ksm_cursor = { .kmm = &ksm_mm_head };
  */
 unsigned long ksm_no_skip_before;
 
-static struct rb_root ksm_single_roots[2] = { RB_ROOT, RB_ROOT };
-struct rb_root *ksm_stable_roots = &ksm_single_roots[0];
-struct rb_root *ksm_unstable_roots = &ksm_single_roots[1];
+static struct rb_root ksm_single_root = RB_ROOT;
+struct rb_root *ksm_stable_roots = &ksm_single_root;
 int ksm_nr_roots = 1;
 LIST_HEAD(ksm_migrated_nodes);
 
@@ -84,11 +83,11 @@ void ksm_note_new_candidates(void)
 
 #ifdef CONFIG_NUMA
 /**
- * ksm_use_node_roots - give every node a stable and an unstable tree root
+ * ksm_use_node_roots - give every node a stable tree root
  *
  * Done the first time merge_across_nodes is switched off, with the stable
- * tree empty and ksm_scan_mutex held: the unstable tree being built is
- * carried over as node 0's.
+ * tree empty and ksm_scan_mutex held.  The unstable trees hash the node in
+ * their buckets already.
  *
  * Return: 0, or -ENOMEM.
  */
@@ -98,12 +97,10 @@ int ksm_use_node_roots(void)
 
 	if (ksm_nr_roots > 1)
 		return 0;
-	roots = kcalloc(2 * nr_node_ids, sizeof(*roots), GFP_KERNEL);
+	roots = kcalloc(nr_node_ids, sizeof(*roots), GFP_KERNEL);
 	if (!roots)
 		return -ENOMEM;
-	roots[nr_node_ids] = ksm_unstable_roots[0];
 	ksm_stable_roots = roots;
-	ksm_unstable_roots = roots + nr_node_ids;
 	ksm_nr_roots = nr_node_ids;
 	return 0;
 }

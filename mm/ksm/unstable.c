@@ -4,6 +4,12 @@
  * scan round, sorted by merge scope, key and then by their (writable,
  * hence unreliable) content.
  *
+ * The pages are spread over the buckets of a hash table by scope, key and
+ * node, each bucket a red-black tree of its own in that order: a lookup
+ * reads a bucket and a node or two, however many candidates there are,
+ * and pages whose keys collide (which a process can make as many of as it
+ * likes) still share one tree, where the content orders them.
+ *
  * Since the pages may change under us, an unstable tree is only a hint: it
  * is thrown away at the start of every round and rebuilt as ksmd goes, and
  * a red-black tree keeps its shape whatever happens to the content.  Each
@@ -17,30 +23,90 @@
  * All of this is ksmd's alone, under ksm_scan_mutex.
  */
 
+#include <linux/hash.h>
 #include <linux/mm.h>
 #include <linux/rbtree.h>
 #include <linux/sched.h>
+#include <linux/vmalloc.h>
 
 #include "internal.h"
+
+/*
+ * The table has about one bucket for every two pages filed in the round
+ * before, between these bounds; it shrinks only when four times too big.
+ */
+#define KSM_UNSTABLE_MIN_BITS	6
+#define KSM_UNSTABLE_MAX_BITS	20
+
+static struct rb_root ksm_unstable_first[1 << KSM_UNSTABLE_MIN_BITS];
+
+/* ksmd: the table, and what its generation hashes by. */
+static struct rb_root *ksm_unstable_buckets = ksm_unstable_first;
+static unsigned int ksm_unstable_bits = KSM_UNSTABLE_MIN_BITS;
+static u32 ksm_unstable_key_mask = U32_MAX;	/* ksm_key_mask then */
+static unsigned long ksm_unstable_filed;	/* insertions so far */
 
 /* ksmd: how many times the unstable trees were thrown away. */
 static unsigned long ksm_unstable_gen;
 
+/* The table size, in bits, for a round that filed @filed pages. */
+static unsigned int ksm_unstable_bits_for(unsigned long filed)
+{
+	unsigned int bits = KSM_UNSTABLE_MIN_BITS;
+
+	while (bits < KSM_UNSTABLE_MAX_BITS && (2UL << bits) < filed)
+		bits++;
+	return bits;
+}
+
+/* Switch to a table of 1 << @bits buckets, unless out of memory. */
+static void ksm_unstable_resize(unsigned int bits)
+{
+	struct rb_root *buckets = ksm_unstable_first;
+
+	if (bits > KSM_UNSTABLE_MIN_BITS) {
+		buckets = __vmalloc(sizeof(*buckets) << bits,
+				    GFP_KERNEL | __GFP_NOWARN);
+		if (!buckets)
+			return;		/* the old size will do */
+	}
+	if (ksm_unstable_buckets != ksm_unstable_first)
+		vfree(ksm_unstable_buckets);
+	ksm_unstable_buckets = buckets;
+	ksm_unstable_bits = bits;
+}
+
 /**
  * ksm_unstable_reset - throw the unstable trees away, start new ones
+ *
+ * Every bucket, whatever merge_across_nodes is now: a tree left over from
+ * before a switch would point at items freed since.
  */
 void ksm_unstable_reset(void)
 {
-	int nid;
+	unsigned int bits = ksm_unstable_bits_for(ksm_unstable_filed);
 
-	/*
-	 * Every root there is, not just those of nr_trees: after a switch of
-	 * merge_across_nodes the other nodes' roots would keep pointing at
-	 * items freed since, for a switch back to walk.
-	 */
-	for (nid = 0; nid < ksm_nr_roots; nid++)
-		ksm_unstable_roots[nid] = RB_ROOT;
+	if (bits > ksm_unstable_bits || bits + 2 < ksm_unstable_bits)
+		ksm_unstable_resize(bits);
+	memset(ksm_unstable_buckets, 0,
+	       sizeof(*ksm_unstable_buckets) << ksm_unstable_bits);
+	/* The buckets of a generation must not move under its items. */
+	ksm_unstable_key_mask = READ_ONCE(ksm_key_mask);
+	ksm_unstable_filed = 0;
 	ksm_unstable_gen++;
+}
+
+/*
+ * The tree for pages of @scope and @key on node @nid.  Keys the debug mask
+ * makes equal share a bucket, so that they meet in its tree as in a
+ * single one.
+ */
+static struct rb_root *ksm_unstable_bucket(u32 scope, u32 key, int nid)
+{
+	u32 where = hash_32(scope, 32) ^ hash_32(nid, 32) ^
+		    (key & ksm_unstable_key_mask);
+
+	return ksm_unstable_buckets + hash_32(where, ksm_unstable_bits);
 }
 
 /*
@@ -53,20 +119,24 @@ static unsigned int ksm_gens_since(u8 inserted, unsigned long now)
 }
 
 /*
- * The root of the unstable tree @item is in.  Items do not keep their
- * tree's index: erasing is rare enough (a merged peer, an unmapped page)
- * for a climb to the top of the tree to be cheaper than 4 bytes an item.
+ * The tree @item is in.  Items do not keep their node, only their scope
+ * and key: of the buckets these give on each node, it is the one whose
+ * root @item climbs up to.  Erasing is rare enough (a merged peer, a page
+ * unmapped since) for that to beat 4 bytes an item.
  */
 static struct rb_root *ksm_unstable_root_of(struct ksm_item *item)
 {
 	struct rb_node *node = &item->rb;
+	struct rb_root *root;
 	int nid;
 
 	while (rb_parent(node))
 		node = rb_parent(node);
-	for (nid = 0; nid < ksm_nr_roots; nid++)
-		if (ksm_unstable_roots[nid].rb_node == node)
-			return ksm_unstable_roots + nid;
+	for (nid = 0; nid < ksm_nr_roots; nid++) {
+		root = ksm_unstable_bucket(item->scope, item->key, nid);
+		if (root->rb_node == node)
+			return root;
+	}
 	return NULL;
 }
 
@@ -95,14 +165,16 @@ void ksm_unstable_unlink_item(struct ksm_item *item)
 	ksm_item_set_state(item, KSM_ITEM_LOOSE);
 }
 
-static void ksm_unstable_link(struct ksm_item *item, int nid, u32 scope,
-			      struct rb_node *parent, struct rb_node **link)
+static void ksm_unstable_link(struct ksm_item *item, struct rb_root *root,
+			      u32 scope, struct rb_node *parent,
+			      struct rb_node **link)
 {
 	ksm_item_set_state(item, KSM_ITEM_UNSTABLE);
 	ksm_item_set_gen(item, ksm_unstable_gen);
 	item->scope = scope;
 	rb_link_node(&item->rb, parent, link);
-	rb_insert_color(&item->rb, ksm_unstable_roots + nid);
+	rb_insert_color(&item->rb, root);
+	ksm_unstable_filed++;
 	ksm_stats.pages_unshared++;
 }
 
@@ -112,10 +184,11 @@ static void ksm_unstable_link(struct ksm_item *item, int nid, u32 scope,
 /*
  * Compare @page, of scope @scope and key @key, with the page of unstable
  * item @peer: <0, >0, or 0 with the peer's page referenced in *@match.
- * Scopes and keys decide unless they are equal; then the pages do.  KSM_CMP_GIVE_UP when the
- * peer's page is gone or is @page itself (shared by fork: nothing to
- * gain), or a match sits on another node than @nid (merge_across_nodes
- * 0, migrated since insertion: the next round files it correctly).
+ * Scopes and keys decide unless they are equal; then the pages do.
+ * KSM_CMP_GIVE_UP when the peer's page is gone or is @page itself (shared
+ * by fork: nothing to gain), or a match sits on another node than @nid
+ * (merge_across_nodes 0, migrated since insertion or in a bucket shared
+ * with another node's: the next round files it correctly).
  */
 static int ksm_unstable_cmp(struct page *page, u32 scope, u32 key,
 			    struct ksm_item *peer, int nid, struct page **match)
@@ -158,7 +231,8 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 {
 	int nid = ksm_tree_nid(page_to_pfn(page));
 	u32 scope = ksm_folio_scope(page_folio(page));
-	struct rb_node **link = &ksm_unstable_roots[nid].rb_node;
+	struct rb_root *root = ksm_unstable_bucket(scope, item->key, nid);
+	struct rb_node **link = &root->rb_node;
 	struct rb_node *parent = NULL;
 	struct ksm_item *peer;
 	int cmp;
@@ -176,7 +250,7 @@ struct ksm_item *ksm_unstable_match(struct ksm_item *item, struct page *page,
 		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
 	}
 
-	ksm_unstable_link(item, nid, scope, parent, link);
+	ksm_unstable_link(item, root, scope, parent, link);
 	return NULL;
 }
 

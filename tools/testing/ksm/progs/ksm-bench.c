@@ -773,6 +773,32 @@ static void ksm_slabs(double *obj_bytes, double *slab_bytes, char *names, size_t
 	fclose(f);
 }
 
+/*
+ * Bytes KSM allocated with vmalloc() (a hash table, say): the pages of the
+ * areas whose caller in /proc/vmallocinfo starts with "ksm".
+ */
+static double ksm_vmalloc_bytes(void)
+{
+	char line[512], caller[128];
+	unsigned long pages;
+	double bytes = 0;
+	FILE *f = fopen("/proc/vmallocinfo", "r");
+	char *p;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*u %127s", caller) != 1 ||
+		    strncmp(caller, "ksm", 3))
+			continue;
+		p = strstr(line, " pages=");
+		if (p && sscanf(p, " pages=%lu", &pages) == 1)
+			bytes += (double)pages * page_size;
+	}
+	fclose(f);
+	return bytes;
+}
+
 enum kind { IMAGE, ZERO, UNIQUE };
 
 /* 40% image pages (same in every process), 20% zero, 40% unique, interleaved. */
@@ -831,7 +857,7 @@ static struct conv w2(const char *w, long pages_to_scan, long sleep_ms,
 		      enum w2_then then)
 {
 	unsigned long nr = w2_mib * MIB / page_size, p, i, mergeable = 0;
-	double obj, slab, t, cpu, t1, cpu1;
+	double obj, slab, vmem, t, cpu, t1, cpu1;
 	int ready[2], done[2], status;
 	char names[256];
 	long target, scans;
@@ -869,11 +895,15 @@ static struct conv w2(const char *w, long pages_to_scan, long sleep_ms,
 
 	if (then == W2_THEN_W7) {
 		ksm_slabs(&obj, &slab, names, sizeof(names));
+		vmem = ksm_vmalloc_bytes();
 		put_info("W7-caches", "%s", names[0] ? names : "none");
-		put_fig("W7", "slab objects per tracked page", "B", "lower",
-			obj / (nr * w2_procs));
-		put_fig("W7", "slab footprint per tracked page", "B", "lower",
-			slab / (nr * w2_procs));
+		/* Tables KSM keeps outside its slab caches count as well. */
+		put_fig("W7", "KSM objects per tracked page", "B", "lower",
+			(obj + vmem) / (nr * w2_procs));
+		put_fig("W7", "KSM memory footprint per tracked page", "B", "lower",
+			(slab + vmem) / (nr * w2_procs));
+		put_fig("W7", "of which vmalloc per tracked page", "B", "info",
+			vmem / (nr * w2_procs));
 	} else if (then == W2_THEN_W3) {
 		/* Align to a scan boundary, then time w3_scans unchanged scans. */
 		scans = knob("full_scans");
