@@ -922,6 +922,16 @@ static struct conv w2(const char *w, long pages_to_scan, long sleep_ms,
 			scans ? cpu * 1e3 / scans : 0);
 		put_fig("W3", "wall time per full scan", "ms", "lower",
 			scans ? t * 1e3 / scans : 0);
+		/*
+		 * W7 again, after rounds that refiled every unique page:
+		 * tables sized by the round before are at their full size.
+		 */
+		ksm_slabs(&obj, &slab, names, sizeof(names));
+		vmem = ksm_vmalloc_bytes();
+		put_fig("W7", "KSM objects per tracked page, steady state",
+			"B", "info", (obj + vmem) / (nr * w2_procs));
+		put_fig("W7", "of which vmalloc, steady state", "B", "info",
+			vmem / (nr * w2_procs));
 	}
 	close(done[1]);
 	for (p = 0; p < w2_procs; p++)
