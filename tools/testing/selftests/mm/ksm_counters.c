@@ -304,22 +304,37 @@ out:
 #define F_N 32
 #define F_W 8
 
+/*
+ * A child worker and this process fill @area alike, and ksmd merges it
+ * (run stays 1).  The worker is forked first: pages inherited from the
+ * parent would be merged too.  False if the pages did not merge.
+ */
+static bool merged_pair_start(struct ksmt_area *area, struct ksmt_worker *w)
+{
+	ksmt_worker_start(w, ksmt_area_fn, area);
+	ksmt_area_fn('s', area);
+	ksmt_set("run", 1);
+	return ksmt_wait_merged(F_N, F_N);
+}
+
+static void merged_pair_end(struct ksmt_area *area, struct ksmt_worker *w,
+			    bool ok, const char *name)
+{
+	ksmt_worker_stop(w);
+	munmap(area->p, F_N * ksmt_page_size);
+	ksmt_stop_unmerge();
+	ksft_test_result(ok, "%s\n", name);
+}
+
 static void test_write_after_merge(void)
 {
 	struct ksmt_area area = { .npages = F_N, .tag = 800, .nwrite = F_W };
 	struct ksmt_worker w;
-	bool ok = true;
-	char *p;
+	bool ok = merged_pair_start(&area, &w);
+	char *p = area.p;
 
-	/* fork first: pages inherited from the parent would be merged too */
-	ksmt_worker_start(&w, ksmt_area_fn, &area);
-	ksmt_area_fn('s', &area);
-	p = area.p;
-	ksmt_set("run", 1);
-	if (!ksmt_wait_merged(F_N, F_N)) {
-		ok = false;
+	if (!ok)
 		goto out;
-	}
 	if (!ksmt_worker_do(&w, 'w')) {
 		ksft_print_msg("child does not read back its write\n");
 		ok = false;
@@ -341,10 +356,58 @@ static void test_write_after_merge(void)
 		ok = false;
 	}
 out:
-	ksmt_worker_stop(&w);
-	munmap(p, F_N * ksmt_page_size);
-	ksmt_stop_unmerge();
-	ksft_test_result(ok, "child writes to merged pages: COW, counters drop\n");
+	merged_pair_end(&area, &w, ok,
+			"child writes to merged pages: COW, counters drop");
+}
+
+/* The parent's half of the test below: its first W pages are (900, i). */
+static bool parent_pages_intact(const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < F_N; i++)
+		if (!ksmt_check(p + i * ksmt_page_size, i < F_W ? 900 : 810, i))
+			return false;
+	return true;
+}
+
+/*
+ * Both processes rewrite the same W merged pages, each with contents of
+ * its own, while ksmd is stopped: the W KSM pages are freed, and their
+ * stable nodes go stale with both items still on them.  When ksmd comes
+ * through again, every counter, global and per process, must come down
+ * by exactly W, and no page may merge with another content.
+ */
+static void test_both_write_after_merge(void)
+{
+	struct ksmt_area area = { .npages = F_N, .tag = 810, .nwrite = F_W };
+	struct ksmt_worker w;
+	bool ok = merged_pair_start(&area, &w);
+	char *p = area.p;
+
+	if (!ok)
+		goto out;
+	ksmt_set("run", 0);
+	ksmt_fill_range(p, F_W, 900, false);
+	if (!ksmt_worker_do(&w, 'w')) {
+		ksft_print_msg("child does not read back its write\n");
+		ok = false;
+	}
+	ksmt_set("run", 1);
+	if (!ksmt_wait_merged(F_N - F_W, F_N - F_W)) {
+		ok = false;
+		goto out;
+	}
+	ksmt_set("run", 0);
+	ok &= check_proc(getpid(), F_N - F_W, F_N, 0);
+	ok &= check_proc(w.pid, F_N - F_W, F_N, 0);
+	if (!ksmt_worker_do(&w, 'c') || !parent_pages_intact(p)) {
+		ksft_print_msg("contents changed\n");
+		ok = false;
+	}
+out:
+	merged_pair_end(&area, &w, ok,
+			"both write to merged pages: stale nodes, counters drop");
 }
 
 /* Fork a process whose pages are merged; the child writes some. */
@@ -467,7 +530,7 @@ out:
 int main(void)
 {
 	ksmt_start();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	ksmt_save();
 	ksmt_stop_unmerge();
 	if (ksmt_get("pages_shared") || ksmt_get("pages_sharing") ||
@@ -483,6 +546,7 @@ int main(void)
 	test_chain(2, 8);
 	test_chain(3, 9);
 	test_write_after_merge();
+	test_both_write_after_merge();
 	test_fork_merged();
 	test_smart_scan();
 
