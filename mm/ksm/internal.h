@@ -32,8 +32,9 @@
 /* Where a struct ksm_item currently is. */
 enum ksm_item_state {
 	KSM_ITEM_LOOSE,		/* in no tree */
-	KSM_ITEM_UNSTABLE,	/* node of an unstable tree */
+	KSM_ITEM_UNSTABLE,	/* on a chain of the unstable table */
 	KSM_ITEM_STABLE,	/* on the member list of a stable node */
+	KSM_ITEM_LEFT,		/* left a stable node, off its mm's list */
 };
 
 /* Bits of the content key that an item keeps: see ksm_page_key(). */
@@ -53,7 +54,11 @@ static_assert((KSM_ITEM_STATE_MASK | KSM_ITEM_GEN_MASK) < PAGE_SIZE);
  * rebuilt lazily as ksmd walks the mm.  Each state overlays what it does
  * not need: a stable item gives up its mm (ksmd knows it from the list it
  * walks) and its scan history for its rmap anchor, and the state and the
- * unstable tree generation live in the low bits of the address.
+ * unstable table generation live in the low bits of the address.
+ *
+ * A stable node's members are singly linked.  An item leaving one is not
+ * unlinked, which would mean a walk of the list: it is LEFT there, off its
+ * mm's list (a new item takes its place), for ksm_snode_sweep() to free.
  */
 struct ksm_item {
 	struct ksm_item *next;		/* ksmd: next item of the same mm */
@@ -78,15 +83,16 @@ struct ksm_item {
 		pgoff_t index;		/* KSM_ITEM_STABLE, ksmd: see above */
 	};
 	union {
-		struct rb_node rb;		/* KSM_ITEM_UNSTABLE, ksmd */
-		struct {			/* KSM_ITEM_STABLE */
+		struct hlist_node chain;	/* KSM_ITEM_UNSTABLE, ksmd */
+		struct {			/* KSM_ITEM_STABLE, LEFT */
 			struct ksm_snode *snode;	/* ksmd */
-			struct hlist_node link;	/* KSM folio lock */
+			/* next member of @snode: KSM folio lock (DEAD: ksmd) */
+			struct ksm_item *sibling;
 		};
 	};
 };
 
-static_assert(sizeof(struct ksm_item) <= 56);
+static_assert(sizeof(struct ksm_item) <= 48);
 
 static inline unsigned long ksm_item_addr(const struct ksm_item *item)
 {
@@ -96,6 +102,14 @@ static inline unsigned long ksm_item_addr(const struct ksm_item *item)
 static inline enum ksm_item_state ksm_item_state(const struct ksm_item *item)
 {
 	return item->addr_state & KSM_ITEM_STATE_MASK;
+}
+
+/* @item, or the first STABLE member of its stable node after it. */
+static inline struct ksm_item *ksm_member_from(struct ksm_item *item)
+{
+	while (item && ksm_item_state(item) != KSM_ITEM_STABLE)
+		item = item->sibling;
+	return item;
 }
 
 static inline void ksm_item_set_state(struct ksm_item *item,
@@ -153,21 +167,41 @@ struct ksm_snode {
 		struct hlist_node dup_link;	/* ksmd: DUP, on chain->members */
 		struct list_head migrated;	/* ksmd: MIGRATED */
 	};
-	/*
-	 * PLAIN/DUP/MIGRATED: items (KSM folio lock); DEAD: items (ksmd);
-	 * CHAIN: dups (ksmd)
-	 */
-	struct hlist_head members;
+	union {
+		/*
+		 * !CHAIN: items, STABLE and LEFT ones (KSM folio lock; DEAD:
+		 * ksmd); none once @nr_items is 0
+		 */
+		struct ksm_item *items;
+		struct hlist_head dups;		/* CHAIN, ksmd */
+	};
 	union {
 		unsigned long kpfn;	/* !CHAIN: folio lock + ksmd, see above */
 		unsigned long pruned_at; /* CHAIN, ksmd: jiffies of last prune */
 	};
-	int nr_items;			/* !CHAIN, ksmd: length of @members */
-	u32 key;			/* constant: key of the content */
+	int nr_items;			/* !CHAIN, ksmd: STABLE ones of @items */
+	u32 key : KSM_KEY_BITS;		/* constant: key of the content */
+	u32 kind : 8;			/* ksmd: enum ksm_snode_kind */
 	u32 scope;			/* constant: see ksm_folio_scope() */
 	u16 nid;			/* ksmd: index of the tree linked in */
-	u8 kind;			/* ksmd: enum ksm_snode_kind */
+	u16 nr_left;			/* !CHAIN, ksmd: LEFT ones of @items */
 };
+
+static_assert(sizeof(struct ksm_snode) <= 56);
+
+/*
+ * The STABLE members of a stable node, not CHAIN nor DEAD, with its folio
+ * locked (or from ksmd): LEFT items are passed over.
+ */
+static inline struct ksm_item *ksm_first_member(struct ksm_snode *snode)
+{
+	return ksm_member_from(snode->items);
+}
+
+static inline struct ksm_item *ksm_next_member(struct ksm_item *item)
+{
+	return ksm_member_from(item->sibling);
+}
 
 static_assert(NODES_SHIFT <= 16);	/* any node id fits in @nid */
 
@@ -434,6 +468,8 @@ void ksm_unstable_unlink_item(struct ksm_item *item);
 int __init ksm_items_init(void);
 struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr);
 void ksm_item_free(struct ksm_item *item, struct mm_struct *mm);
+void ksm_item_retire(struct ksm_item *item, struct mm_struct *mm);
+void ksm_item_free_left(struct ksm_item *item);
 bool ksm_lock_mm(struct mm_struct *mm);
 bool ksm_lock_mm_read(struct mm_struct *mm);
 void ksm_unlock_mm(struct mm_struct *mm);

@@ -60,8 +60,31 @@ void ksm_item_free(struct ksm_item *item, struct mm_struct *mm)
 {
 	VM_WARN_ON_ONCE(ksm_item_state(item) != KSM_ITEM_LOOSE ||
 			item->mm != mm);
+	ksm_item_retire(item, mm);
+	ksm_item_free_left(item);
+}
+
+/**
+ * ksm_item_retire - count @item as freed, though a list still links it
+ * @item: the item, taken off the list of @mm
+ * @mm: the mm it was an item of
+ *
+ * The item is LEFT from now on, until ksm_item_free_left().
+ */
+void ksm_item_retire(struct ksm_item *item, struct mm_struct *mm)
+{
 	ksm_stats.items--;
 	mm->ksm_rmap_items--;
+	ksm_item_set_state(item, KSM_ITEM_LEFT);
+}
+
+/**
+ * ksm_item_free_left - free an item that ksm_item_retire() counted out
+ * @item: the item, on no list any more
+ */
+void ksm_item_free_left(struct ksm_item *item)
+{
+	VM_WARN_ON_ONCE(ksm_item_state(item) != KSM_ITEM_LEFT);
 	kmem_cache_free(ksm_item_cache, item);
 }
 

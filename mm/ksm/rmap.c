@@ -87,7 +87,8 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	if (!snode)
 		return;
 	for (forks = 0; forks < 2; forks++) {
-		hlist_for_each_entry(item, &snode->members, link) {
+		for (item = ksm_first_member(snode); item;
+		     item = ksm_next_member(item)) {
 			cond_resched();
 			if (!ksm_rmap_item(folio, item, rwc, forks))
 				return;
@@ -294,7 +295,8 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 
 	if (!snode)
 		return;
-	hlist_for_each_entry(item, &snode->members, link) {
+	for (item = ksm_first_member(snode); item;
+	     item = ksm_next_member(item)) {
 		anon_vma_lock_read(item->anon_vma);
 		rcu_read_lock();
 		for_each_process(tsk) {

@@ -97,13 +97,23 @@ u32 ksm_page_key(struct page *page)
 	return key;
 }
 
-/* Take @item, of @mm, out of whichever tree it is in. */
-static void ksm_item_untrack(struct ksm_item *item, struct mm_struct *mm)
+/* Take @item, not a stable one, out of the unstable tree if it is in it. */
+static void ksm_item_untrack(struct ksm_item *item)
 {
-	if (ksm_item_state(item) == KSM_ITEM_STABLE)
-		ksm_stable_unlink_item(item, mm);
-	else if (ksm_item_state(item) == KSM_ITEM_UNSTABLE)
+	VM_WARN_ON_ONCE(ksm_item_state(item) == KSM_ITEM_STABLE);
+	if (ksm_item_state(item) == KSM_ITEM_UNSTABLE)
 		ksm_unstable_unlink_item(item);
+}
+
+/* Free @item, which the caller took off the list of @mm. */
+static void ksm_item_drop(struct ksm_item *item, struct mm_struct *mm)
+{
+	if (ksm_item_state(item) == KSM_ITEM_STABLE) {
+		ksm_stable_unlink_item(item, mm);	/* its node frees it */
+	} else {
+		ksm_item_untrack(item);
+		ksm_item_free(item, mm);
+	}
 	cond_resched();		/* callers loop over many items */
 }
 
@@ -117,8 +127,7 @@ static void ksm_items_free_from(struct ksm_item **link, struct mm_struct *mm)
 
 	while ((item = *link)) {
 		*link = item->next;
-		ksm_item_untrack(item, mm);
-		ksm_item_free(item, mm);
+		ksm_item_drop(item, mm);
 	}
 }
 
@@ -133,8 +142,7 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm,
 
 	while ((item = *link) && ksm_item_addr(item) < addr) {
 		*link = item->next;
-		ksm_item_untrack(item, mm);
-		ksm_item_free(item, mm);
+		ksm_item_drop(item, mm);
 	}
 	if (item && ksm_item_addr(item) == addr)
 		return item;
@@ -144,6 +152,34 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm,
 		item->next = *link;
 		*link = item;
 	}
+	return item;
+}
+
+/* Is @item a stable one whose page no longer maps its node's folio? */
+static bool ksm_item_stale(struct ksm_item *item, struct page *page)
+{
+	return ksm_item_state(item) == KSM_ITEM_STABLE &&
+	       item->snode != ksm_page_snode(page);
+}
+
+/*
+ * The stable item at *@link, of @mm, leaves its stable node: put a new
+ * loose item in its place on the list (the node frees the old one).  NULL,
+ * with nothing changed, when out of memory.
+ */
+static struct ksm_item *ksm_item_renew(struct mm_struct *mm,
+				       struct ksm_item **link)
+{
+	struct ksm_item *old = *link, *item;
+
+	item = ksm_item_alloc(mm, ksm_item_addr(old));
+	if (!item)
+		return NULL;
+	item->next = old->next;
+	*link = item;
+	if (ksm_cursor.link == &old->next)
+		ksm_cursor.link = &item->next;
+	ksm_stable_unlink_item(old, mm);
 	return item;
 }
 
@@ -173,18 +209,14 @@ void ksm_scan_restart(void)
 	WRITE_ONCE(ksm_no_skip_before, 0);
 }
 
-/* Smart scan: should this visit of @item, of @mm, be skipped? */
-static bool ksm_smart_skip(struct page *page, struct ksm_item *item,
-			   struct mm_struct *mm)
+/* Smart scan: should this visit of @item be skipped? */
+static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 {
 	unsigned int age;
 
 	/* KSM pages must be visited for their bookkeeping. */
 	if (!ksm_cfg.smart_scan || folio_test_ksm(page_folio(page)))
 		return false;
-	/* Written to since it merged: the item starts over, age and all. */
-	if (ksm_item_state(item) == KSM_ITEM_STABLE)
-		ksm_item_untrack(item, mm);
 	age = item->age;
 	item->age = min(age + 1, KSM_ITEM_AGE_MAX);
 	/*
@@ -198,7 +230,7 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item,
 	if (item->skips) {
 		item->skips--;
 		ksm_stats.skipped++;
-		ksm_item_untrack(item, mm);
+		ksm_item_untrack(item);
 		return true;
 	}
 	/* Visit now, and sit out more rounds the older the item gets. */
@@ -225,6 +257,7 @@ struct ksm_visits {
 	unsigned int nr;
 	struct page *page[KSM_WALK_MAX];
 	struct ksm_item *item[KSM_WALK_MAX];
+	struct ksm_item **link[KSM_WALK_MAX];	/* where each item is linked */
 };
 
 /* An anonymous, non-device page of @folio: what ksmd looks at. */
@@ -532,22 +565,27 @@ static bool ksm_take_found(struct vm_area_struct *vma,
 	unsigned int i;
 
 	for (i = 0; i < found->nr; i++) {
+		struct ksm_item **link = ksm_cursor.link;
 		struct page *page = found->page[i];
 		unsigned long addr = found->addr[i];
 
 		ksm_cursor.addr = addr;
-		item = ksm_item_at(vma->vm_mm, ksm_cursor.link, addr);
+		item = ksm_item_at(vma->vm_mm, link, addr);
+		/* Written to, or unmapped, since it merged: start over. */
+		if (item && ksm_item_stale(item, page))
+			item = ksm_item_renew(vma->vm_mm, link);
 		if (!item)
 			break;
 		ksm_cursor.link = &item->next;
 		ksm_cursor.addr += PAGE_SIZE;
-		if (ksm_smart_skip(page, item, vma->vm_mm)) {
+		if (ksm_smart_skip(page, item)) {
 			put_page(page);
 			continue;
 		}
 		flush_anon_page(vma, page, addr);
 		flush_dcache_page(page);
 		v->mm = vma->vm_mm;
+		v->link[v->nr] = link;
 		v->page[v->nr] = page;
 		v->item[v->nr++] = item;
 	}
@@ -686,7 +724,7 @@ static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item,
 {
 	u32 key;
 
-	ksm_item_untrack(item, mm);
+	ksm_item_untrack(item);
 	key = ksm_page_key(page);
 	if (key != item->key) {
 		item->key = key;
@@ -706,7 +744,7 @@ static bool ksm_merge_pair(struct ksm_item *item, struct page *page,
 	if (ksm_merge_with(item, page, NULL, at))
 		return false;
 	if (!ksm_merge_with(peer, peer_page, page, peer_at)) {
-		ksm_item_untrack(peer, peer->mm);	/* out of the unstable tree */
+		ksm_item_untrack(peer);		/* out of the unstable tree */
 		return true;
 	}
 	/* A KSM page mapped only once is no gain: break it again. */
@@ -779,18 +817,38 @@ static int ksm_join_stable(struct ksm_item *item, struct page *page,
 	return err;
 }
 
-/* Decide what to do with @page, found at @item of @mm. */
-static void ksm_visit(struct page *page, struct ksm_item *item,
-		      struct mm_struct *mm)
+/*
+ * Visit @i of @v moves its stable item to another stable node: renew the
+ * item, keeping the link of the next visit right.  NULL without memory.
+ */
+static struct ksm_item *ksm_visit_renew(struct ksm_visits *v, unsigned int i)
 {
+	struct ksm_item *old = v->item[i], *item;
+
+	item = ksm_item_renew(v->mm, v->link[i]);
+	if (!item)
+		return NULL;
+	if (i + 1 < v->nr && v->link[i + 1] == &old->next)
+		v->link[i + 1] = &item->next;
+	v->item[i] = item;
+	return item;
+}
+
+/* Decide what to do with page @i of @v. */
+static void ksm_visit(struct ksm_visits *v, unsigned int i)
+{
+	struct page *page = v->page[i], *peer_page = NULL;
 	struct ksm_snode *own = ksm_page_snode(page);
-	struct page *peer_page = NULL;
+	struct ksm_item *item = v->item[i], *peer;
+	struct mm_struct *mm = v->mm;
 	bool over_limit = false;
-	struct ksm_item *peer;
 	struct folio *kfolio;
 	u32 key;
 	int err;
 
+	/* Merged since the walk, as the peer of a page visited before. */
+	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
+		return;
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
 		  ksm_visit_plain_page(page, item, mm))
 		return;
@@ -798,14 +856,21 @@ static void ksm_visit(struct page *page, struct ksm_item *item,
 	/* A KSM page's key is its snode's: the item may hold its index. */
 	key = own ? own->key : item->key;
 	kfolio = ksm_stable_find(page, key);
-	if (kfolio == page_folio(page) &&
-	    ksm_item_state(item) == KSM_ITEM_STABLE && item->snode == own) {
-		/* A migrated KSM folio just rehomed: still ours. */
-		folio_put(kfolio);
-		return;
+	if (ksm_item_state(item) == KSM_ITEM_STABLE) {
+		/*
+		 * Our migrated KSM folio: rehomed (still ours), or else with
+		 * a copy elsewhere to move over to, if there is room.
+		 */
+		if (IS_ERR_OR_NULL(kfolio) || kfolio == page_folio(page) ||
+		    !ksm_visit_renew(v, i)) {
+			if (!IS_ERR_OR_NULL(kfolio))
+				folio_put(kfolio);
+			return;
+		}
+		item = v->item[i];
 	}
 
-	ksm_item_untrack(item, mm);
+	ksm_item_untrack(item);
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
@@ -837,7 +902,7 @@ static void ksm_scan_batch(unsigned int nr_pages)
 		if (!ksm_scan_next(&v, min(nr_pages - done, KSM_WALK_MAX)))
 			break;
 		for (i = 0; i < v.nr; i++) {
-			ksm_visit(v.page[i], v.item[i], v.mm);
+			ksm_visit(&v, i);
 			put_page(v.page[i]);
 			ksm_stats.scanned++;
 			cond_resched();

@@ -44,14 +44,15 @@ static struct ksm_snode *ksm_snode_alloc(void)
 
 static void ksm_snode_free(struct ksm_snode *snode)
 {
-	VM_WARN_ON_ONCE(snode->kind != KSM_SNODE_CHAIN && snode->nr_items);
+	VM_WARN_ON_ONCE(snode->kind != KSM_SNODE_CHAIN &&
+			(snode->nr_items || snode->items));
 	kmem_cache_free(ksm_snode_cache, snode);
 }
 
 static void ksm_chain_add_dup(struct ksm_snode *chain, struct ksm_snode *dup)
 {
 	dup->kind = KSM_SNODE_DUP;
-	hlist_add_head(&dup->dup_link, &chain->members);
+	hlist_add_head(&dup->dup_link, &chain->dups);
 	ksm_stats.dups++;
 }
 
@@ -82,7 +83,7 @@ static struct ksm_snode *ksm_chain_create(struct ksm_snode *node,
 
 static void ksm_chain_free(struct ksm_snode *chain, struct rb_root *root)
 {
-	VM_WARN_ON_ONCE(!hlist_empty(&chain->members));
+	VM_WARN_ON_ONCE(!hlist_empty(&chain->dups));
 	rb_erase(&chain->rb, root);
 	ksm_snode_free(chain);
 	ksm_stats.chains--;
@@ -107,17 +108,29 @@ static void ksm_snode_unlink(struct ksm_snode *snode)
 }
 
 /*
- * @item no longer maps a KSM folio: drop its rmap anchor, and let it start
- * over as a loose item of @mm (the anchor shares room with its mm and its
- * scan history).
+ * Whether a node with @nr_left LEFT and @nr_items STABLE items is due for
+ * ksm_snode_sweep(): once there are as many left as still there, a walk
+ * of the list costs no more than two steps per item left would have.
  */
-static void ksm_item_unanchor(struct ksm_item *item, struct mm_struct *mm)
+static bool ksm_sweep_due(unsigned int nr_left, int nr_items)
 {
-	put_anon_vma(item->anon_vma);
-	item->mm = mm;
-	item->index = 0;
-	ksm_item_set_gen(item, 0);
-	ksm_item_set_state(item, KSM_ITEM_LOOSE);
+	return nr_left >= nr_items || nr_left == U16_MAX;
+}
+
+/* Free the LEFT items of @snode, whose folio, if any, the caller locked. */
+static void ksm_snode_sweep(struct ksm_snode *snode)
+{
+	struct ksm_item **link = &snode->items, *item;
+
+	while ((item = *link)) {
+		if (ksm_item_state(item) == KSM_ITEM_LEFT) {
+			*link = item->sibling;
+			ksm_item_free_left(item);
+		} else {
+			link = &item->sibling;
+		}
+	}
+	snode->nr_left = 0;
 }
 
 static void ksm_snode_park_migrated(struct ksm_snode *snode)
@@ -231,32 +244,39 @@ struct folio *ksm_snode_folio(struct ksm_snode *snode, enum ksm_folio_lock how)
 	return NULL;
 }
 
-/* @item leaves its stable node, whose folio, if any, the caller locked. */
+/*
+ * @item, of @mm, leaves its stable node, whose folio, if any, the caller
+ * locked: it stays on the list, LEFT, until the node is swept.
+ */
 static void ksm_snode_del_item(struct ksm_snode *snode, struct ksm_item *item,
 			       struct mm_struct *mm)
 {
 	bool dead = snode->kind == KSM_SNODE_DEAD;
 
-	hlist_del(&item->link);
 	VM_WARN_ON_ONCE(snode->nr_items <= 0);
 	snode->nr_items--;
 	/* A dead node's folio left the counts when it was forgotten. */
-	if (!dead && hlist_empty(&snode->members))
+	if (!dead && !snode->nr_items)
 		ksm_stats.pages_shared--;
 	else if (!dead)
 		ksm_stats.pages_sharing--;
 	if (dead)
 		trace_ksm_remove_rmap_item(snode->kpfn, item, mm);
 	mm->ksm_merging_pages--;
-	ksm_item_unanchor(item, mm);
+	put_anon_vma(item->anon_vma);
+	ksm_item_retire(item, mm);
+	if (ksm_sweep_due(++snode->nr_left, snode->nr_items))
+		ksm_snode_sweep(snode);
 	if (dead && !snode->nr_items)
 		ksm_snode_free(snode);
 }
 
 /**
  * ksm_stable_unlink_item - take a stable item off its KSM folio
- * @item: an item in state KSM_ITEM_STABLE
- * @mm: the mm it is an item of
+ * @item: an item in state KSM_ITEM_STABLE, already off the list of @mm
+ * @mm: the mm it was an item of
+ *
+ * The item is then LEFT: its stable node frees it.
  */
 void ksm_stable_unlink_item(struct ksm_item *item, struct mm_struct *mm)
 {
@@ -295,8 +315,9 @@ void ksm_stable_add_item(struct ksm_item *item, struct ksm_snode *snode,
 	item->anon_vma = at->anon_vma;	/* in place of the mm */
 	item->index = at->index;
 	ksm_item_set_state(item, KSM_ITEM_STABLE);
-	hlist_add_head(&item->link, &snode->members);
-	if (item->link.next)
+	item->sibling = snode->items;
+	snode->items = item;
+	if (snode->nr_items > 1)
 		ksm_stats.pages_sharing++;
 	else
 		ksm_stats.pages_shared++;
@@ -349,7 +370,7 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		prune = true;
 	}
 
-	hlist_for_each_entry_safe(dup, tmp, &chain->members, dup_link) {
+	hlist_for_each_entry_safe(dup, tmp, &chain->dups, dup_link) {
 		cond_resched();
 		folio = ksm_snode_folio(dup, KSM_FOLIO_UNLOCKED);
 		if (!folio)
@@ -375,7 +396,7 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		return NULL;
 	}
 
-	if (hlist_is_singular_node(&best->dup_link, &chain->members)) {
+	if (hlist_is_singular_node(&best->dup_link, &chain->dups)) {
 		/* A lone dup needs no chain: put it in the chain's place. */
 		hlist_del(&best->dup_link);
 		best->kind = KSM_SNODE_PLAIN;
@@ -384,11 +405,11 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		ksm_stats.chains--;
 		ksm_stats.dups--;
 		*nodep = best;
-	} else if (chain->members.first != &best->dup_link &&
+	} else if (chain->dups.first != &best->dup_link &&
 		   ksm_sharing_room(best->nr_items, 1, ksm_cfg.max_sharing)) {
 		/* Keep a dup with room at the head: found first next time. */
 		hlist_del(&best->dup_link);
-		hlist_add_head(&best->dup_link, &chain->members);
+		hlist_add_head(&best->dup_link, &chain->dups);
 	}
 	return best_folio;
 }
@@ -671,7 +692,6 @@ struct ksm_snode *ksm_stable_insert(struct folio *kfolio, u32 key)
 	snode = ksm_snode_alloc();
 	if (!snode)
 		return NULL;
-	INIT_HLIST_HEAD(&snode->members);
 	snode->kpfn = kpfn;
 	snode->nid = nid;
 	snode->key = key;
@@ -757,7 +777,7 @@ static int ksm_tree_node_remove(struct ksm_snode *node, struct rb_root *root)
 	if (node->kind != KSM_SNODE_CHAIN)
 		return ksm_snode_remove(node);
 
-	hlist_for_each_entry_safe(dup, tmp, &node->members, dup_link) {
+	hlist_for_each_entry_safe(dup, tmp, &node->dups, dup_link) {
 		if (ksm_snode_remove(dup))
 			return -EBUSY;
 	}
@@ -817,11 +837,11 @@ static bool ksm_tree_node_drop_range(struct ksm_snode *node,
 		ksm_snode_forget(node);
 		return true;
 	}
-	hlist_for_each_entry_safe(dup, tmp, &node->members, dup_link) {
+	hlist_for_each_entry_safe(dup, tmp, &node->dups, dup_link) {
 		if (ksm_pfn_in(dup->kpfn, start, end))
 			ksm_snode_forget(dup);
 	}
-	if (!hlist_empty(&node->members))
+	if (!hlist_empty(&node->dups))
 		return false;
 	ksm_chain_free(node, root);
 	return true;

@@ -86,8 +86,8 @@ void ksm_note_new_candidates(void)
  * ksm_use_node_roots - give every node a stable tree root
  *
  * Done the first time merge_across_nodes is switched off, with the stable
- * tree empty and ksm_scan_mutex held.  The unstable trees hash the node in
- * their buckets already.
+ * tree empty and ksm_scan_mutex held.  The unstable table hashes the node
+ * into its chains already.
  *
  * Return: 0, or -ENOMEM.
  */

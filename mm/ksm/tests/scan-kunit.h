@@ -129,7 +129,7 @@ static void ksm_test_profit(struct kunit *test)
 	/* Tracking without merging costs. */
 	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 3), -3 * item);
 	/* Both halves of a merged pair cost what their slab objects do. */
-	KUNIT_EXPECT_EQ(test, item, 56L);
+	KUNIT_EXPECT_EQ(test, item, 48L);
 }
 
 /*
@@ -162,6 +162,9 @@ static void ksm_test_item_packing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
 	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_STABLE);
 	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0xa5);
+	ksm_item_set_state(&item, KSM_ITEM_LEFT);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
+	KUNIT_EXPECT_EQ(test, ksm_item_state(&item), KSM_ITEM_LEFT);
 	ksm_item_set_gen(&item, 0);
 	ksm_item_set_state(&item, KSM_ITEM_LOOSE);
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);

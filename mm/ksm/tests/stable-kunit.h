@@ -2,7 +2,7 @@
 /*
  * KUnit tests of the stable tree rules: sharing limits, which dup of a
  * chain takes the next sharer, when a chain is due for pruning, when a
- * key is alone in its tree.
+ * key is alone in its tree, and how members that left are swept.
  */
 #include <kunit/test.h>
 
@@ -111,12 +111,81 @@ static void ksm_test_key_alone(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, ksm_key_alone(&nodes[1]));
 }
 
+static void ksm_test_sweep_due(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, ksm_sweep_due(1, 0));	/* the last one left */
+	KUNIT_EXPECT_FALSE(test, ksm_sweep_due(1, 2));
+	KUNIT_EXPECT_TRUE(test, ksm_sweep_due(2, 2));
+	KUNIT_EXPECT_FALSE(test, ksm_sweep_due(U16_MAX - 1, 100000));
+	/* The count of those left must not wrap. */
+	KUNIT_EXPECT_TRUE(test, ksm_sweep_due(U16_MAX, 100000));
+}
+
+/*
+ * A member list of stable and left items: walking it sees the stable ones
+ * only, in list order; a sweep frees the left ones and keeps the others
+ * in order.
+ */
+static void ksm_test_sweep(struct kunit *test)
+{
+	const int nr = 12;
+	struct ksm_item *items[12], *item;
+	struct ksm_snode snode = { .kind = KSM_SNODE_DEAD };
+	unsigned long saved_items;
+	struct mm_struct *mm;
+	int i, seen = 0, kept = 0;
+
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	mutex_lock(&ksm_scan_mutex);
+	saved_items = ksm_stats.items;
+	for (i = nr - 1; i >= 0; i--) {
+		items[i] = ksm_item_alloc(mm, (i + 1) * PAGE_SIZE);
+		KUNIT_ASSERT_NOT_NULL(test, items[i]);
+		items[i]->snode = &snode;
+		items[i]->sibling = snode.items;
+		snode.items = items[i];
+		if (i % 3) {
+			ksm_item_set_state(items[i], KSM_ITEM_STABLE);
+			snode.nr_items++;
+		} else {
+			ksm_item_retire(items[i], mm);
+			snode.nr_left++;
+		}
+	}
+	for (item = ksm_first_member(&snode); item;
+	     item = ksm_next_member(item))
+		seen += item == items[seen + seen / 2 + 1];
+	KUNIT_EXPECT_EQ(test, seen, 8);
+
+	ksm_snode_sweep(&snode);
+	KUNIT_EXPECT_EQ(test, snode.nr_left, 0);
+	for (item = snode.items, i = 1; item; item = item->sibling, i++) {
+		if (i % 3 == 0)
+			i++;
+		kept += item == items[i];
+	}
+	KUNIT_EXPECT_EQ(test, kept, 8);
+
+	/* Let the rest leave too: nothing is left on the list. */
+	for (item = ksm_first_member(&snode); item;
+	     item = ksm_next_member(item))
+		ksm_item_retire(item, mm);
+	ksm_snode_sweep(&snode);
+	KUNIT_EXPECT_NULL(test, snode.items);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 0);
+	KUNIT_EXPECT_EQ(test, ksm_stats.items, saved_items);
+	mutex_unlock(&ksm_scan_mutex);
+}
+
 static struct kunit_case ksm_stable_cases[] = {
 	KUNIT_CASE(ksm_test_sharing_room),
 	KUNIT_CASE(ksm_test_dup_choice),
 	KUNIT_CASE(ksm_test_prune_due),
 	KUNIT_CASE(ksm_test_pfn_range),
 	KUNIT_CASE(ksm_test_key_alone),
+	KUNIT_CASE(ksm_test_sweep_due),
+	KUNIT_CASE(ksm_test_sweep),
 	{}
 };
 

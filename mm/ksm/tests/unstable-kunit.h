@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * KUnit tests of the unstable tree generations (an item inserted in the
- * current generation must be erased from the tree, an older one not), of
- * the hash table the unstable trees are buckets of, and of the order all
- * trees keep: merge scope first, then content key, then content.
+ * KUnit tests of the unstable table's generations (an item filed in the
+ * current generation must be taken off its chain, an older one not), of
+ * its chains, and of the order the stable trees keep: merge scope first,
+ * then content key, then content.
  */
 #include <kunit/test.h>
 
@@ -170,40 +170,59 @@ static void ksm_test_scopes_apart(struct kunit *test)
 	ksm_key_mask = saved;
 }
 
-/* About a bucket per two pages filed, within the bounds. */
+/* About a chain per eight pages to file, within the bounds. */
 static void ksm_test_bucket_bits(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(0), KSM_UNSTABLE_MIN_BITS);
-	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(2 << KSM_UNSTABLE_MIN_BITS),
+	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(8 << KSM_UNSTABLE_MIN_BITS),
 			KSM_UNSTABLE_MIN_BITS);
 	KUNIT_EXPECT_EQ(test,
-			ksm_unstable_bits_for((2 << KSM_UNSTABLE_MIN_BITS) + 1),
+			ksm_unstable_bits_for((8 << KSM_UNSTABLE_MIN_BITS) + 1),
 			KSM_UNSTABLE_MIN_BITS + 1);
-	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(3000), 11U);
+	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(3000), 9U);
 	KUNIT_EXPECT_EQ(test, ksm_unstable_bits_for(ULONG_MAX),
 			KSM_UNSTABLE_MAX_BITS);
 }
 
+/* A round may file every item not on a stable node, and no fewer. */
+static void ksm_test_candidates(struct kunit *test)
+{
+	struct ksm_stats saved;
+
+	mutex_lock(&ksm_scan_mutex);
+	saved = ksm_stats;
+	ksm_stats.items = 10;
+	ksm_stats.pages_shared = 2;
+	ksm_stats.pages_sharing = 3;
+	KUNIT_EXPECT_EQ(test, ksm_unstable_candidates(), 5UL);
+	/* Whatever the counters say, the count does not wrap. */
+	ksm_stats.items = 4;
+	KUNIT_EXPECT_EQ(test, ksm_unstable_candidates(), 0UL);
+	ksm_stats = saved;
+	mutex_unlock(&ksm_scan_mutex);
+}
+
 /*
- * Keys that the mask makes equal must meet in one bucket, whatever their
- * other bits, while distinct keys spread over the table.
+ * Hashes that the mask makes equal must meet in one chain, whatever their
+ * other bits, while distinct hashes spread over the table.
  */
 static void ksm_test_bucket_spread(struct kunit *test)
 {
 	u32 saved = ksm_unstable_key_mask;
 	DECLARE_BITMAP(used, 1 << KSM_UNSTABLE_MIN_BITS) = { };
-	struct rb_root *b;
-	u32 i;
+	struct hlist_head *b;
+	u64 i;
 
 	mutex_lock(&ksm_scan_mutex);
 	ksm_unstable_key_mask = 0x3;
-	b = ksm_unstable_bucket(7, 0x1, 0);
+	b = ksm_unstable_bucket(0x1, 7, 0);
 	for (i = 0; i < 1000; i++)
-		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_bucket(7, i << 2 | 0x1, 0),
-				    b);
+		KUNIT_EXPECT_PTR_EQ(test,
+				    ksm_unstable_bucket(i << 34 | i << 2 | 0x1,
+							7, 0), b);
 	ksm_unstable_key_mask = U32_MAX;
 	for (i = 0; i < 1000; i++) {
-		b = ksm_unstable_bucket(0, i * 2654435761U >> 8, 0);
+		b = ksm_unstable_bucket(i * 0x9e3779b97f4a7c15ULL, 0, 0);
 		KUNIT_ASSERT_TRUE(test, b >= ksm_unstable_buckets &&
 				  b < ksm_unstable_buckets +
 				  (1UL << ksm_unstable_bits));
@@ -218,64 +237,59 @@ static void ksm_test_bucket_spread(struct kunit *test)
 	mutex_unlock(&ksm_scan_mutex);
 }
 
-/* Insert @item in its bucket, ordered by scope, key, then address. */
-static void ksm_test_file(struct ksm_item *item, u32 scope, u32 key)
+/* Is @item on the chain of @bucket? */
+static bool ksm_test_on_chain(struct hlist_head *bucket, struct ksm_item *item)
 {
-	struct rb_root *root = ksm_unstable_bucket(scope, key, 0);
-	struct rb_node **link = &root->rb_node, *parent = NULL;
 	struct ksm_item *at;
-	int cmp;
 
-	item->key = key;
-	while (*link) {
-		parent = *link;
-		at = rb_entry(parent, struct ksm_item, rb);
-		cmp = ksm_tree_cmp(scope, key, at->scope, at->key);
-		if (!cmp)
-			cmp = item < at ? -1 : 1;
-		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
-	}
-	ksm_unstable_link(item, root, scope, parent, link);
+	hlist_for_each_entry(at, bucket, chain)
+		if (at == item)
+			return true;
+	return false;
 }
 
 /*
- * Items do not record their bucket: erasing one must find it from its
- * scope and key, with keys colliding in few buckets, each of several
- * nodes, and leave the other items where they were.
+ * Items leave their chains on their own, with hashes colliding in few
+ * chains, several scopes in each: the others stay where they were, and
+ * every chain ends up empty.
  */
 static void ksm_test_bucket_erase(struct kunit *test)
 {
 	const int nr = 96;
-	unsigned long pages_unshared, filed;
+	unsigned long pages_unshared;
 	u32 saved = ksm_unstable_key_mask;
+	struct hlist_head **bucket;
 	struct ksm_item *items;
 	int i, right = 0;
 
 	items = kunit_kcalloc(test, nr, sizeof(*items), GFP_KERNEL);
+	bucket = kunit_kcalloc(test, nr, sizeof(*bucket), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, items);
+	KUNIT_ASSERT_NOT_NULL(test, bucket);
 	mutex_lock(&ksm_scan_mutex);
 	pages_unshared = ksm_stats.pages_unshared;
-	filed = ksm_unstable_filed;
 	ksm_unstable_key_mask = 0x3;
+	for (i = 0; i < nr; i++) {
+		bucket[i] = ksm_unstable_bucket(i * 0x9e3779b97f4a7c15ULL,
+						i % 3, 0);
+		items[i].key = i;
+		ksm_unstable_link(&items[i], bucket[i], i % 3);
+	}
 	for (i = 0; i < nr; i++)
-		ksm_test_file(&items[i], i % 3, i * 2654435761U >> 8);
-	for (i = 0; i < nr; i++)
-		right += ksm_unstable_root_of(&items[i]) ==
-			 ksm_unstable_bucket(i % 3, items[i].key, 0);
+		right += ksm_test_on_chain(bucket[i], &items[i]);
 	KUNIT_EXPECT_EQ(test, right, nr);
 	for (i = 0; i < nr; i += 2)
 		ksm_unstable_unlink_item(&items[i]);
 	for (i = 0, right = 0; i < nr; i++)
-		right += i & 1 ? ksm_unstable_root_of(&items[i]) ==
-				 ksm_unstable_bucket(i % 3, items[i].key, 0) :
-				 ksm_item_state(&items[i]) == KSM_ITEM_LOOSE;
+		right += i & 1 ? ksm_test_on_chain(bucket[i], &items[i]) :
+				 ksm_item_state(&items[i]) == KSM_ITEM_LOOSE &&
+				 !ksm_test_on_chain(bucket[i], &items[i]);
 	KUNIT_EXPECT_EQ(test, right, nr);
 	for (i = 1; i < nr; i += 2)
 		ksm_unstable_unlink_item(&items[i]);
 	for (i = 0; i < 1 << ksm_unstable_bits; i++)
-		KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ksm_unstable_buckets[i]));
+		KUNIT_EXPECT_TRUE(test, hlist_empty(&ksm_unstable_buckets[i]));
 	KUNIT_EXPECT_EQ(test, ksm_stats.pages_unshared, pages_unshared);
-	ksm_unstable_filed = filed;
 	ksm_unstable_key_mask = saved;
 	mutex_unlock(&ksm_scan_mutex);
 }
@@ -287,6 +301,7 @@ static struct kunit_case ksm_unstable_cases[] = {
 	KUNIT_CASE(ksm_test_colliding_keys),
 	KUNIT_CASE(ksm_test_scopes_apart),
 	KUNIT_CASE(ksm_test_bucket_bits),
+	KUNIT_CASE(ksm_test_candidates),
 	KUNIT_CASE(ksm_test_bucket_spread),
 	KUNIT_CASE(ksm_test_bucket_erase),
 	{}
