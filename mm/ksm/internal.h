@@ -435,9 +435,11 @@ void ksm_wait_while_offlining(void);
 void __init ksm_hotplug_init(void);
 
 /* merge.c */
-int ksm_merge_zero(struct ksm_item *item, struct page *page);
+int ksm_merge_zero(struct ksm_item *item, struct page *page,
+		   struct vm_area_struct *held);
 int ksm_merge_with(struct ksm_item *item, struct page *page,
-		   struct page *kpage, struct ksm_anchor *at);
+		   struct page *kpage, struct ksm_anchor *at,
+		   struct vm_area_struct *held);
 void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool remote);

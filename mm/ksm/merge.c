@@ -214,34 +214,62 @@ static bool ksm_page_is_zero(struct page *page)
 	return zero;
 }
 
+/*
+ * The vma of @item's page, with its mm pinned and locked: @held if the
+ * caller holds them for it, else taken here.  NULL, with nothing taken,
+ * when the area is gone.
+ */
+static struct vm_area_struct *ksm_merge_begin(struct ksm_item *item,
+					      struct vm_area_struct *held)
+{
+	struct mm_struct *mm = item->mm;
+	struct vm_area_struct *vma;
+
+	if (held)
+		return ksm_mm_exiting(mm) ? NULL : held;
+	if (!ksm_lock_mm(mm))
+		return NULL;
+	vma = ksm_mergeable_vma(mm, ksm_item_addr(item));
+	if (!vma)
+		ksm_unlock_mm(mm);
+	return vma;
+}
+
+/* Undo ksm_merge_begin(). */
+static void ksm_merge_end(struct vm_area_struct *vma,
+			  struct vm_area_struct *held)
+{
+	if (!held)
+		ksm_unlock_mm(vma->vm_mm);
+}
+
 /**
  * ksm_merge_zero - map the zero page in place of an all-zero page
  * @item: the item of @page
  * @page: the page being scanned
+ * @held: the vma of @page if the caller holds its mm pinned (mmget) and
+ *	  its mmap_lock, or NULL to take them here
  *
  * Return: 0 if done (or if the area went away meanwhile), an error when the
  * page is not a zero-page candidate or could not be replaced.
  */
-int ksm_merge_zero(struct ksm_item *item, struct page *page)
+int ksm_merge_zero(struct ksm_item *item, struct page *page,
+		   struct vm_area_struct *held)
 {
-	unsigned long addr = ksm_item_addr(item);
-	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 	struct page *zpage;
-	int err = 0;
+	int err;
 
 	if (!ksm_cfg.use_zero_pages || item->key != ksm_zero_key ||
 	    !ksm_page_is_zero(page))
 		return -EFAULT;
-	if (!ksm_lock_mm(mm))
+	vma = ksm_merge_begin(item, held);
+	if (!vma)
 		return 0;
-	vma = ksm_mergeable_vma(mm, addr);
-	if (vma) {
-		zpage = ZERO_PAGE(addr);
-		err = ksm_merge_one(vma, page, zpage);
-		trace_ksm_merge_one_page(page_to_pfn(zpage), item, mm, err);
-	}
-	ksm_unlock_mm(mm);
+	zpage = ZERO_PAGE(ksm_item_addr(item));
+	err = ksm_merge_one(vma, page, zpage);
+	trace_ksm_merge_one_page(page_to_pfn(zpage), item, item->mm, err);
+	ksm_merge_end(vma, held);
 	return err;
 }
 
@@ -251,6 +279,8 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * @page: the page to merge away
  * @kpage: the KSM page, or NULL to make @page a new KSM page
  * @at: filled in on success
+ * @held: the vma of @page if the caller holds its mm pinned (mmget) and
+ *	  its mmap_lock, or NULL to take them here
  *
  * On success @at tells where rmap will find the new mapping, holding a
  * reference on its anon_vma: the caller passes it on to
@@ -260,28 +290,27 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page)
  * -EFAULT if @page cannot be merged now.
  */
 int ksm_merge_with(struct ksm_item *item, struct page *page,
-		   struct page *kpage, struct ksm_anchor *at)
+		   struct page *kpage, struct ksm_anchor *at,
+		   struct vm_area_struct *held)
 {
 	unsigned long addr = ksm_item_addr(item);
-	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 	int err = -EFAULT;
 
-	if (!ksm_lock_mm(mm))
+	vma = ksm_merge_begin(item, held);
+	if (!vma)
 		goto out;
-	vma = ksm_mergeable_vma(mm, addr);
-	if (vma)
-		err = ksm_merge_one(vma, page, kpage);
+	err = ksm_merge_one(vma, page, kpage);
 	if (!err) {
 		/* Taken under mmap_lock, while the vma pins the anon_vma. */
 		at->anon_vma = vma->anon_vma;
 		at->index = linear_page_index(vma, addr);
 		get_anon_vma(at->anon_vma);
 	}
-	ksm_unlock_mm(mm);
+	ksm_merge_end(vma, held);
 out:
 	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage ? kpage : page),
-				      item, mm, err);
+				      item, item->mm, err);
 	return err;
 }
 

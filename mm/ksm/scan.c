@@ -251,9 +251,15 @@ struct ksm_found {
 	unsigned long addr[KSM_WALK_MAX];
 };
 
-/* Pages ksmd is to visit next, referenced, with their items. */
+/*
+ * Pages ksmd is to visit next, referenced, with their items.  The walk
+ * that found them may leave their mm pinned and read-locked for the
+ * visits: merging a page into a KSM page then costs no lock round trip
+ * or vma lookup of its own.
+ */
 struct ksm_visits {
 	struct mm_struct *mm;		/* whose pages they are */
+	struct vm_area_struct *vma;	/* theirs, while @mm is still held */
 	unsigned int nr;
 	struct page *page[KSM_WALK_MAX];
 	struct ksm_item *item[KSM_WALK_MAX];
@@ -538,7 +544,7 @@ static void ksm_leave_mm(struct ksm_mm *kmm, bool locked)
 
 /* What ksm_scan_vmas() ended with. */
 enum ksm_scan_result {
-	KSM_SCAN_FOUND,		/* pages to visit (or no memory); unlocked */
+	KSM_SCAN_FOUND,		/* pages to visit (or no memory); see @v */
 	KSM_SCAN_DONE,		/* no more pages; mmap_lock still held */
 	KSM_SCAN_YIELD,		/* let others have mmap_lock; dropped */
 };
@@ -595,6 +601,33 @@ static bool ksm_take_found(struct vm_area_struct *vma,
 }
 
 /*
+ * The walk found pages to visit in @vma: keep its mm read-locked, and pin
+ * it (merging changes ptes), for their visits.  Without pages, or with
+ * the mm exiting, unlock.
+ */
+static void ksm_visits_hold(struct ksm_visits *v, struct vm_area_struct *vma)
+{
+	if (v->nr && mmget_not_zero(vma->vm_mm)) {
+		v->vma = vma;
+		return;
+	}
+	mmap_read_unlock(vma->vm_mm);
+}
+
+/*
+ * Let go of the mm of @v if it is still held: at the end of the visits,
+ * before any lookup that locks an mm (the unstable tree's pages, maybe of
+ * this very mm), and when a writer waits for its mmap_lock.
+ */
+static void ksm_visits_release(struct ksm_visits *v)
+{
+	if (!v->vma)
+		return;
+	v->vma = NULL;
+	ksm_unlock_mm(v->mm);
+}
+
+/*
  * Walk the VM_MERGEABLE vmas of the mm under the cursor, from the cursor
  * on, with its mmap_lock held for reading, until @v holds pages to visit
  * (at most @want).
@@ -626,7 +659,7 @@ static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
 			if (taken && done)
 				ksm_cursor.addr = vma->vm_end;
 			if (!taken || v->nr) {
-				mmap_read_unlock(mm);
+				ksm_visits_hold(v, vma);
 				return KSM_SCAN_FOUND;
 			}
 			if (found.nr && ksm_should_yield(mm)) {
@@ -675,6 +708,7 @@ static unsigned int ksm_scan_next(struct ksm_visits *v, unsigned int want)
 	struct ksm_mm *kmm;
 
 	v->nr = 0;
+	v->vma = NULL;
 	if (list_empty(&ksm_mm_head.slot.mm_node))
 		return 0;
 
@@ -720,7 +754,7 @@ static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
  * and got replaced by the zero page.
  */
 static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item,
-				 struct mm_struct *mm)
+				 struct vm_area_struct *held)
 {
 	u32 key;
 
@@ -730,7 +764,7 @@ static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item,
 		item->key = key;
 		return true;
 	}
-	return !ksm_merge_zero(item, page);
+	return !ksm_merge_zero(item, page, held);
 }
 
 /*
@@ -741,9 +775,9 @@ static bool ksm_merge_pair(struct ksm_item *item, struct page *page,
 			   struct ksm_anchor *at, struct ksm_item *peer,
 			   struct page *peer_page, struct ksm_anchor *peer_at)
 {
-	if (ksm_merge_with(item, page, NULL, at))
+	if (ksm_merge_with(item, page, NULL, at, NULL))
 		return false;
-	if (!ksm_merge_with(peer, peer_page, page, peer_at)) {
+	if (!ksm_merge_with(peer, peer_page, page, peer_at, NULL)) {
 		ksm_item_untrack(peer);		/* out of the unstable tree */
 		return true;
 	}
@@ -797,16 +831,17 @@ static void ksm_merge_unstable(struct ksm_item *item, struct page *page,
 /*
  * Merge @page into KSM folio @kfolio found in the stable tree, and drop
  * the reference on @kfolio.  Our reference kept migration from moving
- * @kfolio, so it still has its stable node.  Returns ksm_merge_with()'s
- * result.
+ * @kfolio, so it still has its stable node.  @held as for
+ * ksm_merge_with(), whose result this returns.
  */
 static int ksm_join_stable(struct ksm_item *item, struct page *page,
-			   struct folio *kfolio, bool over_limit)
+			   struct folio *kfolio, bool over_limit,
+			   struct vm_area_struct *held)
 {
 	struct ksm_anchor at;
 	int err;
 
-	err = ksm_merge_with(item, page, &kfolio->page, &at);
+	err = ksm_merge_with(item, page, &kfolio->page, &at, held);
 	if (!err) {
 		folio_lock(kfolio);
 		ksm_stable_add_item(item, ksm_folio_snode(kfolio), &at,
@@ -840,7 +875,6 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	struct page *page = v->page[i], *peer_page = NULL;
 	struct ksm_snode *own = ksm_page_snode(page);
 	struct ksm_item *item = v->item[i], *peer;
-	struct mm_struct *mm = v->mm;
 	bool over_limit = false;
 	struct folio *kfolio;
 	u32 key;
@@ -850,7 +884,7 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
 		return;
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
-		  ksm_visit_plain_page(page, item, mm))
+		  ksm_visit_plain_page(page, item, v->vma))
 		return;
 
 	/* A KSM page's key is its snode's: the item may hold its index. */
@@ -874,7 +908,7 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
-		err = ksm_join_stable(item, page, kfolio, over_limit);
+		err = ksm_join_stable(item, page, kfolio, over_limit, v->vma);
 		/*
 		 * -ENOENT: the folio's key was alone in the tree, but its
 		 * content is not the page's, which the unstable tree may have.
@@ -884,6 +918,7 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	}
 
 	item->key = key;	/* loose now: the key is the tree's */
+	ksm_visits_release(v);
 	peer = ksm_unstable_match(item, page, &peer_page);
 	if (peer)
 		ksm_merge_unstable(item, page, peer, peer_page);
@@ -905,8 +940,11 @@ static void ksm_scan_batch(unsigned int nr_pages)
 			ksm_visit(&v, i);
 			put_page(v.page[i]);
 			ksm_stats.scanned++;
+			if (v.vma && mmap_lock_is_contended(v.mm))
+				ksm_visits_release(&v);
 			cond_resched();
 		}
+		ksm_visits_release(&v);
 	}
 }
 

@@ -25,7 +25,10 @@ timeout=${PROFILE_TIMEOUT:-1800}
 # What KSM calls into and spends its time in, on both sides; none of them
 # is much used by anything else while the workload runs.
 helpers=(memcmp_pages xxhash xxh64 xxh32 walk_page_range_vma folio_walk_start
-	lru_add_drain_all page_vma_mapped_walk split_huge_page_to_list_to_order)
+	lru_add_drain_all page_vma_mapped_walk split_huge_page_to_list_to_order
+	ptep_clear_flush flush_tlb_mm_range __folio_put free_unref_page
+	__mmu_notifier_invalidate_range_start find_vma down_read up_read
+	folio_add_anon_rmap_ptes folio_remove_rmap_ptes kmem_cache_alloc_noprof)
 
 # GCC inlines most static functions of either implementation into its
 # callers, out of the profiler's sight: build the KSM objects with the
