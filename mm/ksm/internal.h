@@ -179,7 +179,14 @@ struct ksm_snode {
 		unsigned long kpfn;	/* !CHAIN: folio lock + ksmd, see above */
 		unsigned long pruned_at; /* CHAIN, ksmd: jiffies of last prune */
 	};
-	int nr_items;			/* !CHAIN, ksmd: STABLE ones of @items */
+	union {
+		int nr_items;		/* !CHAIN, ksmd: STABLE ones of @items */
+		/*
+		 * CHAIN, ksmd: while equal to ksm_room_gen, every dup but the
+		 * first is full (see ksm_chain_pick())
+		 */
+		unsigned int full_gen;
+	};
 	u32 key : KSM_KEY_BITS;		/* constant: key of the content */
 	u32 kind : 8;			/* ksmd: enum ksm_snode_kind */
 	u32 scope;			/* constant: see ksm_folio_scope() */
@@ -399,6 +406,12 @@ enum ksm_folio_lock {
 	KSM_FOLIO_TRYLOCKED,	/* ERR_PTR(-EBUSY) if the lock is taken */
 };
 
+/* What ->mapping of the KSM folio of @snode (NULL: none yet) holds. */
+static inline void *ksm_snode_mapping(struct ksm_snode *snode)
+{
+	return (void *)((unsigned long)snode | PAGE_MAPPING_KSM);
+}
+
 /*
  * Make @folio point at its stable node @snode, or with @snode NULL mark it
  * a KSM folio not yet in a tree; @folio is small, anonymous and locked,
@@ -409,7 +422,7 @@ static inline void ksm_folio_set_snode(struct folio *folio,
 {
 	VM_WARN_ON_FOLIO(folio_test_anon(folio) &&
 			 PageAnonExclusive(&folio->page), folio);
-	folio->mapping = (void *)((unsigned long)snode | PAGE_MAPPING_KSM);
+	folio->mapping = ksm_snode_mapping(snode);
 }
 
 /* sysfs.c */

@@ -49,8 +49,20 @@ static void ksm_snode_free(struct ksm_snode *snode)
 	kmem_cache_free(ksm_snode_cache, snode);
 }
 
+/*
+ * Bumped by every sharer that leaves a stable node, ksmd's: it may leave
+ * room in a dup further down a chain.
+ */
+static unsigned int ksm_room_gen;
+
 static void ksm_chain_add_dup(struct ksm_snode *chain, struct ksm_snode *dup)
 {
+	struct ksm_snode *first = hlist_entry_safe(chain->dups.first,
+						   struct ksm_snode, dup_link);
+
+	/* The first dup goes second: if it has room, so may others now. */
+	if (first && ksm_snode_has_room(first))
+		chain->full_gen = ksm_room_gen - 1;
 	dup->kind = KSM_SNODE_DUP;
 	hlist_add_head(&dup->dup_link, &chain->dups);
 	ksm_stats.dups++;
@@ -75,6 +87,7 @@ static struct ksm_snode *ksm_chain_create(struct ksm_snode *node,
 	chain->key = node->key;
 	chain->scope = node->scope;
 	chain->pruned_at = jiffies;
+	chain->full_gen = ksm_room_gen;		/* no dup but the first */
 	rb_replace_node(&node->rb, &chain->rb, root);
 	ksm_chain_add_dup(chain, node);
 	ksm_stats.chains++;
@@ -223,7 +236,7 @@ static struct folio *ksm_lock_keyed_folio(struct folio *folio, void *key,
  */
 struct folio *ksm_snode_folio(struct ksm_snode *snode, enum ksm_folio_lock how)
 {
-	void *key = (void *)((unsigned long)snode | PAGE_MAPPING_KSM);
+	void *key = ksm_snode_mapping(snode);
 	struct folio *folio;
 	unsigned long kpfn;
 
@@ -263,6 +276,7 @@ static void ksm_snode_del_item(struct ksm_snode *snode, struct ksm_item *item,
 	if (dead)
 		trace_ksm_remove_rmap_item(snode->kpfn, item, mm);
 	mm->ksm_merging_pages--;
+	ksm_room_gen++;
 	put_anon_vma(item->anon_vma);
 	ksm_item_retire(item, mm);
 	if (ksm_sweep_due(++snode->nr_left, snode->nr_items))
@@ -351,6 +365,10 @@ static bool ksm_prune_due(unsigned long now, unsigned long pruned_at,
  * compare contents with; returns its folio (referenced) and the dup in
  * *@dupp.  Stale dups met on the way are freed; when merging, every dup is
  * visited at most once per prune_ms so that stale ones do not accumulate.
+ * Merging takes the first dup with room, which is kept at the head: the
+ * walk stops there, or right at a full head while @chain->full_gen says
+ * that all other dups are full, as they are once a walk of all of them
+ * found at most the one it picks with room.
  * A chain left with a single dup collapses back into a plain node, in
  * which case *@nodep is updated; an empty chain is freed and NULL returned.
  */
@@ -360,21 +378,23 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 {
 	struct ksm_snode *chain = *nodep, *dup, *best = NULL;
 	struct folio *folio, *best_folio = NULL;
+	bool prune = false, rest_full, all_seen = true;
 	struct hlist_node *tmp;
-	bool prune = false;
-	int best_nr = 0;
+	int best_nr = 0, roomy = 0;
 
 	if (merging && ksm_prune_due(jiffies, chain->pruned_at,
 				     ksm_cfg.prune_ms)) {
 		chain->pruned_at = jiffies;
 		prune = true;
 	}
+	rest_full = chain->full_gen == ksm_room_gen;
 
 	hlist_for_each_entry_safe(dup, tmp, &chain->dups, dup_link) {
 		cond_resched();
 		folio = ksm_snode_folio(dup, KSM_FOLIO_UNLOCKED);
 		if (!folio)
 			continue;	/* stale, and now freed */
+		roomy += ksm_snode_has_room(dup);
 		if (!ksm_dup_beats(dup->nr_items, best_nr, best,
 				   ksm_cfg.max_sharing)) {
 			folio_put(folio);
@@ -386,8 +406,11 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		best_nr = dup->nr_items;
 		best_folio = folio;
 		/* Inserting a full chain's next dup: any copy will do. */
-		if (!merging || (!prune && ksm_snode_has_room(best)))
+		if (!merging ||
+		    (!prune && (rest_full || ksm_snode_has_room(best)))) {
+			all_seen = false;
 			break;
+		}
 	}
 
 	*dupp = best;
@@ -405,11 +428,16 @@ static struct folio *ksm_chain_pick(struct ksm_snode **nodep,
 		ksm_stats.chains--;
 		ksm_stats.dups--;
 		*nodep = best;
-	} else if (chain->dups.first != &best->dup_link &&
-		   ksm_sharing_room(best->nr_items, 1, ksm_cfg.max_sharing)) {
-		/* Keep a dup with room at the head: found first next time. */
-		hlist_del(&best->dup_link);
-		hlist_add_head(&best->dup_link, &chain->dups);
+	} else {
+		if (chain->dups.first != &best->dup_link &&
+		    ksm_sharing_room(best->nr_items, 1, ksm_cfg.max_sharing)) {
+			/* Keep a dup with room at the head: found first next time. */
+			hlist_del(&best->dup_link);
+			hlist_add_head(&best->dup_link, &chain->dups);
+		}
+		if (all_seen && (!roomy || (roomy == 1 &&
+					    chain->dups.first == &best->dup_link)))
+			chain->full_gen = ksm_room_gen;
 	}
 	return best_folio;
 }
@@ -630,13 +658,12 @@ again:
 		ksm_rehome_at(own, &d, nid);
 		return ksm_offer(folio, own);
 	}
-	folio_put(d.folio);
-
 	/*
 	 * Our migrated folio has sharers of its own: rather than merging
 	 * them one by one, keep it as a further dup of this content.
 	 */
 	if (own && folio_mapcount(folio) > 1) {
+		folio_put(d.folio);
 		list_del(&own->migrated);
 		own->nid = nid;
 		if (ksm_add_dup_of(d.node, own, d.root))
@@ -647,11 +674,14 @@ again:
 	}
 
 	/* All copies are full: let the unstable tree make a new one. */
-	if (!ksm_snode_has_room(d.dup))
+	if (!ksm_snode_has_room(d.dup)) {
+		folio_put(d.folio);
 		return NULL;
+	}
 
 	/* Lock and unlock so that a racing migration sees our reference. */
-	kfolio = ksm_snode_folio(d.dup, KSM_FOLIO_TRYLOCKED);
+	kfolio = ksm_lock_keyed_folio(d.folio, ksm_snode_mapping(d.dup),
+				      KSM_FOLIO_TRYLOCKED);
 	if (IS_ERR(kfolio))
 		return kfolio;
 	if (!kfolio)
