@@ -145,6 +145,23 @@ struct ksm_anchor {
 	pgoff_t index;
 };
 
+/* The most pages one page walk of ksmd collects, and merges in one go. */
+#define KSM_BATCH_MAX	32
+
+/**
+ * struct ksm_merge_req - a page for ksm_merge_batch()
+ * @item: the item of @page
+ * @page: the page, referenced
+ * @at: on success, where rmap finds the new mapping
+ * @err: 0 if merged, else as ksm_merge_with()
+ */
+struct ksm_merge_req {
+	struct ksm_item *item;
+	struct page *page;
+	struct ksm_anchor at;
+	int err;
+};
+
 /* What a struct ksm_snode stands for. */
 enum ksm_snode_kind {
 	KSM_SNODE_PLAIN,	/* KSM folio, linked directly in a stable tree */
@@ -453,6 +470,8 @@ int ksm_merge_zero(struct ksm_item *item, struct page *page,
 int ksm_merge_with(struct ksm_item *item, struct page *page,
 		   struct page *kpage, struct ksm_anchor *at,
 		   struct vm_area_struct *held);
+void ksm_merge_batch(struct vm_area_struct *vma, struct page *kpage,
+		     struct ksm_merge_req *req, unsigned int nr);
 void ksm_undo_merge(struct ksm_item *item, struct ksm_anchor *at);
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool remote);

@@ -10,6 +10,7 @@
  * mmput_async().
  */
 
+#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/oom.h>
@@ -73,6 +74,36 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
+ * Clear and flush before looking at the refcount: once no TLB maps the
+ * page, GUP-fast cannot take a new reference, so the comparison stays
+ * true.  Besides the mappings, the locked @folio has the caller's
+ * reference and the swap cache's, if any.
+ */
+static bool ksm_folio_unpinned(struct folio *folio)
+{
+	return folio_ref_count(folio) ==
+	       folio_mapcount(folio) + 1 + folio_test_swapcache(folio);
+}
+
+/*
+ * The pte at @ptep, once @pte, is cleared and flushed: map @kpage in place
+ * of @folio unless someone may be writing to the folio behind our back (a
+ * GUP pin, O_DIRECT in flight) or the contents differ, else restore @pte.
+ */
+static int ksm_replace_cleared(struct vm_area_struct *vma, unsigned long addr,
+			       pte_t *ptep, pte_t pte, struct folio *folio,
+			       struct page *kpage)
+{
+	int err = -EFAULT;
+
+	if (ksm_folio_unpinned(folio))
+		err = ksm_switch_pte(vma, addr, ptep, pte, folio, kpage);
+	if (err)
+		set_pte_at(vma->vm_mm, addr, ptep, pte);
+	return err;
+}
+
+/*
  * Write-protect the pte found by @pvmw, or with @kpage map that in its
  * place, unless someone may be writing to the folio behind our back (a GUP
  * pin, O_DIRECT in flight) or the folio cannot stop being exclusive.
@@ -84,28 +115,18 @@ static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
 	unsigned long addr = pvmw->address;
 	bool exclusive = PageAnonExclusive(&folio->page);
 	pte_t pte = ptep_get(pvmw->pte);
-	int swapcache, err = -EFAULT;
 
 	if (!kpage && !pte_write(pte) && !pte_dirty(pte) && !exclusive &&
 	    !mm_tlb_flush_pending(mm))
 		return 0;
 
-	swapcache = folio_test_swapcache(folio);
 	flush_cache_page(vma, addr, folio_pfn(folio));
-	/*
-	 * Clear and flush before looking at the refcount: once no TLB maps
-	 * the page, GUP-fast cannot take a new reference, so the comparison
-	 * below stays true.
-	 */
 	pte = ptep_clear_flush(vma, addr, pvmw->pte);
-	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + swapcache)
+	if (kpage)
+		return ksm_replace_cleared(vma, addr, pvmw->pte, pte, folio,
+					   kpage);
+	if (!ksm_folio_unpinned(folio))
 		goto restore;
-	if (kpage) {
-		err = ksm_switch_pte(vma, addr, pvmw->pte, pte, folio, kpage);
-		if (err)
-			goto restore;
-		return 0;
-	}
 	if (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))
 		goto restore;
 
@@ -116,7 +137,7 @@ static int ksm_merge_pte(struct vm_area_struct *vma, struct folio *folio,
 
 restore:
 	set_pte_at(mm, addr, pvmw->pte, pte);
-	return err;
+	return -EFAULT;
 }
 
 /*
@@ -167,6 +188,23 @@ static void ksm_promote(struct folio *folio)
 }
 
 /*
+ * Lock anonymous @page to merge it into @kpage (NULL: to make it a KSM
+ * page).  The folio lock keeps the swapcache flag stable.  Do not wait for
+ * it: ksmd has other pages to look at and comes back later.
+ */
+static bool ksm_trylock_for(struct page *page, struct page *kpage)
+{
+	if (!PageAnon(page) || !trylock_page(page))
+		return false;
+	/* The trees sort by scope, but only now is the charge held still. */
+	if (!kpage || is_zero_pfn(page_to_pfn(kpage)) ||
+	    ksm_same_scope(page_folio(page), page_folio(kpage)))
+		return true;
+	unlock_page(page);
+	return false;
+}
+
+/*
  * Merge @page, mapped in @vma, into @kpage; with @kpage NULL, make @page a
  * KSM page itself.  Returns 0 on success, -ENOENT if the contents differ,
  * -EFAULT if the page cannot be merged now.
@@ -178,18 +216,8 @@ static int ksm_merge_one(struct vm_area_struct *vma, struct page *page,
 
 	if (page == kpage)		/* the KSM page was forked */
 		return 0;
-	if (!PageAnon(page))
+	if (!ksm_trylock_for(page, kpage))
 		return -EFAULT;
-	/*
-	 * The folio lock keeps the swapcache flag stable.  Do not wait for
-	 * it: ksmd has other pages to look at and comes back later.
-	 */
-	if (!trylock_page(page))
-		return -EFAULT;
-	/* The trees sort by scope, but only now is the charge held still. */
-	if (kpage && !is_zero_pfn(page_to_pfn(kpage)) &&
-	    !ksm_same_scope(page_folio(page), page_folio(kpage)))
-		goto unlock;
 	if (PageTransCompound(page) && split_huge_page(page))
 		goto unlock;
 
@@ -212,6 +240,15 @@ static bool ksm_page_is_zero(struct page *page)
 
 	kunmap_local(addr);
 	return zero;
+}
+
+/* Where rmap finds what @vma maps at @addr: taken under the mmap_lock. */
+static void ksm_anchor_at(struct ksm_anchor *at, struct vm_area_struct *vma,
+			  unsigned long addr)
+{
+	at->anon_vma = vma->anon_vma;	/* pinned by the vma */
+	at->index = linear_page_index(vma, addr);
+	get_anon_vma(at->anon_vma);
 }
 
 /*
@@ -301,17 +338,118 @@ int ksm_merge_with(struct ksm_item *item, struct page *page,
 	if (!vma)
 		goto out;
 	err = ksm_merge_one(vma, page, kpage);
-	if (!err) {
-		/* Taken under mmap_lock, while the vma pins the anon_vma. */
-		at->anon_vma = vma->anon_vma;
-		at->index = linear_page_index(vma, addr);
-		get_anon_vma(at->anon_vma);
-	}
+	if (!err)
+		ksm_anchor_at(at, vma, addr);
 	ksm_merge_end(vma, held);
 out:
 	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage ? kpage : page),
 				      item, item->mm, err);
 	return err;
+}
+
+/*
+ * Clear the ptes mapping the pages of @req that are locked for the merge
+ * (those with err 0), with the page table lock held once and one TLB
+ * flush for all of them; then map @kpage in place of each page that has
+ * its content.  [@start, @end) spans @req, in one page table.
+ */
+static void ksm_replace_ptes(struct vm_area_struct *vma, struct page *kpage,
+			     struct ksm_merge_req *req, unsigned int nr,
+			     unsigned long start, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t old[KSM_BATCH_MAX], *start_pte = NULL, *ptep;
+	spinlock_t *ptl;	/* the page table lock */
+	bool flush = false;
+	unsigned long addr;
+	unsigned int k;
+	pmd_t *pmd;
+
+	pmd = mm_find_pmd(mm, start);
+	if (pmd)
+		start_pte = pte_offset_map_lock(mm, pmd, start, &ptl);
+	for (k = 0; k < nr; k++) {
+		if (req[k].err)
+			continue;
+		if (!start_pte) {
+			req[k].err = -EFAULT;
+			continue;
+		}
+		addr = ksm_item_addr(req[k].item);
+		ptep = start_pte + PFN_DOWN(addr - start);
+		old[k] = ptep_get(ptep);
+		if (!pte_present(old[k]) ||
+		    pte_pfn(old[k]) != page_to_pfn(req[k].page)) {
+			req[k].err = -EFAULT;
+			continue;
+		}
+		flush_cache_page(vma, addr, pte_pfn(old[k]));
+		old[k] = ptep_get_and_clear(mm, addr, ptep);
+		flush |= pte_accessible(mm, old[k]);
+	}
+	if (!start_pte)
+		return;
+	if (flush)
+		flush_tlb_range(vma, start, end);
+	for (k = 0; k < nr; k++) {
+		if (req[k].err)
+			continue;
+		addr = ksm_item_addr(req[k].item);
+		req[k].err = ksm_replace_cleared(vma, addr,
+						 start_pte + PFN_DOWN(addr - start),
+						 old[k], page_folio(req[k].page),
+						 kpage);
+	}
+	pte_unmap_unlock(start_pte, ptl);
+}
+
+/**
+ * ksm_merge_batch - merge several pages of one page table into a KSM page
+ * @vma: the vma of the pages; the caller holds its mm pinned (mmget) and
+ *	 its mmap_lock
+ * @kpage: the KSM page, referenced
+ * @req: the pages, small ones referenced by the caller, in address order,
+ *	 all mapped by one page table
+ * @nr: how many, at most KSM_BATCH_MAX
+ *
+ * What ksm_merge_with() does for one page, with one page table lock hold
+ * and one TLB flush for all: each req[k].err and req[k].at are what
+ * ksm_merge_with() would return and fill in for req[k].page.
+ */
+void ksm_merge_batch(struct vm_area_struct *vma, struct page *kpage,
+		     struct ksm_merge_req *req, unsigned int nr)
+{
+	unsigned long start = ksm_item_addr(req[0].item);
+	unsigned long end = ksm_item_addr(req[nr - 1].item) + PAGE_SIZE;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	unsigned long locked = 0;
+	unsigned int k;
+
+	VM_WARN_ON_ONCE(nr > KSM_BATCH_MAX ||
+			(start & PMD_MASK) != ((end - 1) & PMD_MASK));
+	for (k = 0; k < nr; k++) {
+		req[k].err = -EFAULT;
+		if (!PageTransCompound(req[k].page) &&
+		    ksm_trylock_for(req[k].page, kpage)) {
+			req[k].err = 0;
+			locked |= BIT(k);
+		}
+	}
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	ksm_replace_ptes(vma, kpage, req, nr, start, end);
+	mmu_notifier_invalidate_range_end(&range);
+
+	for (k = 0; k < nr; k++) {
+		if (locked & BIT(k))
+			unlock_page(req[k].page);
+		if (!req[k].err)
+			ksm_anchor_at(&req[k].at, vma, ksm_item_addr(req[k].item));
+		trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage),
+					      req[k].item, mm, req[k].err);
+	}
 }
 
 /* Is what @vma maps at @addr merged by KSM (KSM folio or KSM zero page)? */

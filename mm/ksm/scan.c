@@ -23,6 +23,7 @@
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/sched/cputime.h>
@@ -239,32 +240,39 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 }
 
 /*
- * One page walk collects up to KSM_WALK_MAX candidate pages, referenced,
+ * One page walk collects up to KSM_BATCH_MAX candidate pages, referenced,
  * for ksmd to visit after one mmap_lock round trip instead of one each.
  */
-#define KSM_WALK_MAX	16
-
 struct ksm_found {
 	unsigned int nr;		/* pages found */
 	unsigned int max;		/* how many the walk may collect */
-	struct page *page[KSM_WALK_MAX];
-	unsigned long addr[KSM_WALK_MAX];
+	struct page *page[KSM_BATCH_MAX];
+	unsigned long addr[KSM_BATCH_MAX];
 };
 
 /*
  * Pages ksmd is to visit next, referenced, with their items.  The walk
  * that found them may leave their mm pinned and read-locked for the
  * visits: merging a page into a KSM page then costs no lock round trip
- * or vma lookup of its own.
+ * or vma lookup of its own.  Plain pages of one page table that are to
+ * merge into the same KSM folio wait as joins, and merge together with
+ * one TLB flush.  All of it is ksmd's.
  */
 struct ksm_visits {
 	struct mm_struct *mm;		/* whose pages they are */
 	struct vm_area_struct *vma;	/* theirs, while @mm is still held */
 	unsigned int nr;
-	struct page *page[KSM_WALK_MAX];
-	struct ksm_item *item[KSM_WALK_MAX];
-	struct ksm_item **link[KSM_WALK_MAX];	/* where each item is linked */
+	struct page *page[KSM_BATCH_MAX];
+	struct ksm_item *item[KSM_BATCH_MAX];
+	struct ksm_item **link[KSM_BATCH_MAX];	/* where each item is linked */
+	unsigned int nr_joins;		/* none unless @vma is held */
+	struct folio *join_folio;	/* one reference per join */
+	unsigned int join[KSM_BATCH_MAX];	/* indexes of the joins */
+	struct ksm_merge_req req[KSM_BATCH_MAX];	/* the joins merging */
 };
+
+/* ksmd's, under ksm_scan_mutex: too large for its stack. */
+static struct ksm_visits ksm_batch;
 
 /* An anonymous, non-device page of @folio: what ksmd looks at. */
 static bool ksm_candidate(struct folio *folio)
@@ -615,19 +623,6 @@ static void ksm_visits_hold(struct ksm_visits *v, struct vm_area_struct *vma)
 }
 
 /*
- * Let go of the mm of @v if it is still held: at the end of the visits,
- * before any lookup that locks an mm (the unstable tree's pages, maybe of
- * this very mm), and when a writer waits for its mmap_lock.
- */
-static void ksm_visits_release(struct ksm_visits *v)
-{
-	if (!v->vma)
-		return;
-	v->vma = NULL;
-	ksm_unlock_mm(v->mm);
-}
-
-/*
  * Walk the VM_MERGEABLE vmas of the mm under the cursor, from the cursor
  * on, with its mmap_lock held for reading, until @v holds pages to visit
  * (at most @want).
@@ -709,6 +704,7 @@ static unsigned int ksm_scan_next(struct ksm_visits *v, unsigned int want)
 
 	v->nr = 0;
 	v->vma = NULL;
+	v->nr_joins = 0;
 	if (list_empty(&ksm_mm_head.slot.mm_node))
 		return 0;
 
@@ -746,25 +742,6 @@ static bool ksm_visit_ksm_page(struct ksm_snode *own, struct ksm_item *item,
 		return true;
 	*over_limit = !ksm_snode_has_room(own);
 	return false;
-}
-
-/*
- * A page that is not KSM yet.  Returns true if there is nothing more to
- * do: it changed since last round (not worth a search), or it was empty
- * and got replaced by the zero page.
- */
-static bool ksm_visit_plain_page(struct page *page, struct ksm_item *item,
-				 struct vm_area_struct *held)
-{
-	u32 key;
-
-	ksm_item_untrack(item);
-	key = ksm_page_key(page);
-	if (key != item->key) {
-		item->key = key;
-		return true;
-	}
-	return !ksm_merge_zero(item, page, held);
 }
 
 /*
@@ -852,6 +829,207 @@ static int ksm_join_stable(struct ksm_item *item, struct page *page,
 	return err;
 }
 
+/* The vma of page @i of @v if the visits hold its mm, else NULL. */
+static struct vm_area_struct *ksm_visits_vma(struct ksm_visits *v,
+					     unsigned int i)
+{
+	unsigned long addr = ksm_item_addr(v->item[i]);
+
+	if (v->vma && addr >= v->vma->vm_start && addr < v->vma->vm_end)
+		return v->vma;
+	return NULL;
+}
+
+/*
+ * A lookup in the unstable tree let the mm of @v go: take it again for
+ * page @i to join a KSM folio, with the pages after it.  The vma may
+ * have changed meanwhile.
+ */
+static void ksm_visits_relock(struct ksm_visits *v, unsigned int i)
+{
+	struct vm_area_struct *vma;
+
+	if (v->vma || !ksm_lock_mm(v->mm))
+		return;
+	vma = ksm_mergeable_vma(v->mm, ksm_item_addr(v->item[i]));
+	if (vma)
+		v->vma = vma;
+	else
+		ksm_unlock_mm(v->mm);
+}
+
+/* Let go of the mm of @v, if its visits still hold it; no joins wait. */
+static void ksm_visits_unlock(struct ksm_visits *v)
+{
+	VM_WARN_ON_ONCE(v->nr_joins);
+	if (!v->vma)
+		return;
+	v->vma = NULL;
+	ksm_unlock_mm(v->mm);
+}
+
+/*
+ * Look for a match of plain page @i of @v in the unstable tree, or file it
+ * there.  The lookup locks the mms of other pages: @v's is let go.
+ */
+static void ksm_visit_unstable(struct ksm_visits *v, unsigned int i)
+{
+	struct ksm_item *item = v->item[i], *peer;
+	struct page *page = v->page[i], *peer_page = NULL;
+
+	peer = ksm_unstable_match(item, page, &peer_page);
+	if (peer)
+		ksm_merge_unstable(item, page, peer, peer_page);
+}
+
+/*
+ * Drop our references on the small pages of @req but those to look for in
+ * the unstable tree (-ENOENT): the pages merged away go back to the page
+ * allocator together.
+ */
+static void ksm_put_pages(struct ksm_merge_req *req, unsigned int nr)
+{
+	struct folio_batch fbatch;
+	unsigned int k;
+
+	folio_batch_init(&fbatch);
+	for (k = 0; k < nr; k++)
+		if (req[k].err != -ENOENT &&
+		    !folio_batch_add(&fbatch, page_folio(req[k].page)))
+			folios_put(&fbatch);
+	folios_put(&fbatch);
+}
+
+/*
+ * Merge the pages of @v waiting to join @v->join_folio, with one page
+ * table lock hold and one TLB flush, and drop their references.  Those
+ * whose content turned out not to be the folio's go on to the unstable
+ * tree, with @v's mm let go.
+ */
+static void ksm_joins_run(struct ksm_visits *v)
+{
+	struct ksm_merge_req *req = v->req;
+	struct folio *kfolio = v->join_folio;
+	unsigned int nr = v->nr_joins, k;
+	bool retry = false;
+
+	if (!nr)
+		return;
+	v->nr_joins = 0;
+	for (k = 0; k < nr; k++) {
+		req[k].item = v->item[v->join[k]];
+		req[k].page = v->page[v->join[k]];
+	}
+	ksm_merge_batch(v->vma, &kfolio->page, req, nr);
+
+	folio_lock(kfolio);
+	for (k = 0; k < nr; k++) {
+		if (!req[k].err)
+			ksm_stable_add_item(req[k].item, ksm_folio_snode(kfolio),
+					    &req[k].at, false);
+		retry |= req[k].err == -ENOENT;
+	}
+	folio_unlock(kfolio);
+	folio_put_refs(kfolio, nr);
+
+	ksm_put_pages(req, nr);
+	if (!retry)
+		return;
+	/* As in ksm_scan_batch(): a peer must not find our reference. */
+	ksm_visits_unlock(v);
+	for (k = 0; k < nr; k++) {
+		if (req[k].err != -ENOENT)
+			continue;
+		ksm_visit_unstable(v, v->join[k]);
+		put_page(req[k].page);
+	}
+}
+
+/* Did the visit of page @i of @v leave it waiting to join a KSM folio? */
+static bool ksm_visit_waits(struct ksm_visits *v, unsigned int i)
+{
+	return v->nr_joins && v->join[v->nr_joins - 1] == i;
+}
+
+/*
+ * Done with what needs the mm of @v held, if it still is: at the end of
+ * the visits, before a lookup in the unstable tree, and when a writer
+ * waits for the mmap_lock.
+ */
+static void ksm_visits_release(struct ksm_visits *v)
+{
+	ksm_joins_run(v);
+	ksm_visits_unlock(v);
+}
+
+/*
+ * May plain page @i of @v wait to join @kfolio: with the mm held, small,
+ * and with the pages already waiting, if any, in its page table and for
+ * the same folio, which has room for one more?
+ */
+static bool ksm_join_can_wait(struct ksm_visits *v, unsigned int i,
+			      struct folio *kfolio)
+{
+	unsigned long addr = ksm_item_addr(v->item[i]);
+	unsigned long first;
+
+	if (!ksm_visits_vma(v, i) || folio_test_large(page_folio(v->page[i])))
+		return false;
+	if (!v->nr_joins)
+		return true;
+	first = ksm_item_addr(v->item[v->join[0]]);
+	return kfolio == v->join_folio &&
+	       (addr & PMD_MASK) == (first & PMD_MASK) &&
+	       ksm_sharing_room(ksm_folio_snode(kfolio)->nr_items,
+				v->nr_joins, ksm_cfg.max_sharing);
+}
+
+/*
+ * Merge plain page @i of @v into @kfolio, found in the stable tree with
+ * room for it, and drop the reference on @kfolio; or have the page wait to
+ * merge together with others.  Returns 0 if merged or waiting, -ENOSPC if
+ * the pages that waited before took the room, else ksm_join_stable()'s
+ * result.
+ */
+static int ksm_join_plain(struct ksm_visits *v, unsigned int i,
+			  struct folio *kfolio)
+{
+	ksm_visits_relock(v, i);
+	if (!ksm_join_can_wait(v, i, kfolio)) {
+		ksm_joins_run(v);
+		if (!ksm_snode_has_room(ksm_folio_snode(kfolio))) {
+			folio_put(kfolio);
+			return -ENOSPC;
+		}
+		if (!ksm_join_can_wait(v, i, kfolio))
+			return ksm_join_stable(v->item[i], v->page[i], kfolio,
+					       false, ksm_visits_vma(v, i));
+	}
+	v->join_folio = kfolio;
+	v->join[v->nr_joins++] = i;
+	return 0;
+}
+
+/*
+ * Merge KSM page @i of @v into @kfolio, found in the stable tree with room
+ * for it, and drop the reference on @kfolio.  Pages waiting to join
+ * @kfolio go first, and may take the room.  Returns ksm_join_stable()'s
+ * result, or -ENOSPC.
+ */
+static int ksm_join_own(struct ksm_visits *v, unsigned int i,
+			struct folio *kfolio, bool over_limit)
+{
+	if (v->nr_joins && kfolio == v->join_folio) {
+		ksm_joins_run(v);
+		if (!over_limit && !ksm_snode_has_room(ksm_folio_snode(kfolio))) {
+			folio_put(kfolio);
+			return -ENOSPC;
+		}
+	}
+	return ksm_join_stable(v->item[i], v->page[i], kfolio, over_limit,
+			       ksm_visits_vma(v, i));
+}
+
 /*
  * Visit @i of @v moves its stable item to another stable node: renew the
  * item, keeping the link of the next visit right.  NULL without memory.
@@ -869,12 +1047,32 @@ static struct ksm_item *ksm_visit_renew(struct ksm_visits *v, unsigned int i)
 	return item;
 }
 
+/*
+ * Page @i of @v is not KSM yet.  Returns true if there is nothing more to
+ * do: it changed since last round (not worth a search), or it was empty
+ * and got replaced by the zero page.
+ */
+static bool ksm_visit_plain_page(struct ksm_visits *v, unsigned int i)
+{
+	struct ksm_item *item = v->item[i];
+	struct page *page = v->page[i];
+	u32 key;
+
+	ksm_item_untrack(item);
+	key = ksm_page_key(page);
+	if (key != item->key) {
+		item->key = key;
+		return true;
+	}
+	return !ksm_merge_zero(item, page, ksm_visits_vma(v, i));
+}
+
 /* Decide what to do with page @i of @v. */
 static void ksm_visit(struct ksm_visits *v, unsigned int i)
 {
-	struct page *page = v->page[i], *peer_page = NULL;
+	struct page *page = v->page[i];
 	struct ksm_snode *own = ksm_page_snode(page);
-	struct ksm_item *item = v->item[i], *peer;
+	struct ksm_item *item = v->item[i];
 	bool over_limit = false;
 	struct folio *kfolio;
 	u32 key;
@@ -884,7 +1082,7 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
 		return;
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
-		  ksm_visit_plain_page(page, item, v->vma))
+		  ksm_visit_plain_page(v, i))
 		return;
 
 	/* A KSM page's key is its snode's: the item may hold its index. */
@@ -908,43 +1106,48 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
-		err = ksm_join_stable(item, page, kfolio, over_limit, v->vma);
+		err = own ? ksm_join_own(v, i, kfolio, over_limit) :
+			    ksm_join_plain(v, i, kfolio);
 		/*
 		 * -ENOENT: the folio's key was alone in the tree, but its
 		 * content is not the page's, which the unstable tree may have.
+		 * -ENOSPC: the folio filled up: as if it had no room.
 		 */
-		if (err != -ENOENT || own)
+		if (own || (err != -ENOENT && err != -ENOSPC))
 			return;
 	}
 
 	item->key = key;	/* loose now: the key is the tree's */
 	ksm_visits_release(v);
-	peer = ksm_unstable_match(item, page, &peer_page);
-	if (peer)
-		ksm_merge_unstable(item, page, peer, peer_page);
+	ksm_visit_unstable(v, i);
 }
 
 /* Visit up to @nr_pages pages; stop early at the end of a round. */
 static void ksm_scan_batch(unsigned int nr_pages)
 {
-	struct ksm_visits v;
+	struct ksm_visits *v = &ksm_batch;
 	unsigned int done, i;
 
-	for (done = 0; done < nr_pages; done += v.nr) {
+	for (done = 0; done < nr_pages; done += v->nr) {
 		if (unlikely(freezing(current)))
 			break;
 		cond_resched();
-		if (!ksm_scan_next(&v, min(nr_pages - done, KSM_WALK_MAX)))
+		if (!ksm_scan_next(v, min(nr_pages - done, KSM_BATCH_MAX)))
 			break;
-		for (i = 0; i < v.nr; i++) {
-			ksm_visit(&v, i);
-			put_page(v.page[i]);
+		for (i = 0; i < v->nr; i++) {
+			ksm_visit(v, i);
+			/*
+			 * A reference more would make another page's merge
+			 * with this one fail: only joins keep theirs.
+			 */
+			if (!ksm_visit_waits(v, i))
+				put_page(v->page[i]);
 			ksm_stats.scanned++;
-			if (v.vma && mmap_lock_is_contended(v.mm))
-				ksm_visits_release(&v);
+			if (v->vma && mmap_lock_is_contended(v->mm))
+				ksm_visits_release(v);
 			cond_resched();
 		}
-		ksm_visits_release(&v);
+		ksm_visits_release(v);
 	}
 }
 
