@@ -281,44 +281,50 @@ static bool ksm_candidate(struct folio *folio)
 }
 
 /*
- * Collect @page of @folio at @addr; 1 when the walk is to stop there.  A
- * large folio is visited alone: our references on it while other pages
- * are visited would make the split that its merging needs fail.
+ * Collect @page of @folio at @addr; 1 when the walk is to stop before it
+ * or there.  The pages of a large folio go only with others of the same
+ * folio: see ksm_visits_truncate().
  */
 static int ksm_found_add(struct ksm_found *found, struct folio *folio,
 			 struct page *page, unsigned long addr)
 {
-	bool large = folio_test_large(folio);
+	struct folio *last = NULL;
 
-	if (large && found->nr)
+	if (found->nr)
+		last = page_folio(found->page[found->nr - 1]);
+	if (last && last != folio &&
+	    (folio_test_large(folio) || folio_test_large(last)))
 		return 1;
 	folio_get(folio);
 	found->page[found->nr] = page;
 	found->addr[found->nr++] = addr;
-	return large || found->nr == found->max;
+	return found->nr == found->max;
 }
 
+/*
+ * Collect the pages of the THP that @pmdp maps, from @addr to @end: 1 to
+ * stop the walk, -EAGAIN to go on with the next pmd, 0 if it was split.
+ */
 static int ksm_find_pmd_leaf(pmd_t *pmdp, unsigned long addr,
-			     struct mm_walk *walk)
+			     unsigned long end, struct mm_walk *walk)
 {
 	struct ksm_found *found = walk->private;
 	struct page *page;
 	spinlock_t *ptl;	/* the lock of the pmd */
+	int ret = -EAGAIN;
 	pmd_t pmd;
-	int ret = 0;
 
 	ptl = pmd_lock(walk->mm, pmdp);
 	pmd = pmdp_get(pmdp);
-	if (!pmd_present(pmd)) {
-		ret = -EAGAIN;	/* nothing here */
-	} else if (pmd_leaf(pmd)) {
-		page = vm_normal_page_pmd(walk->vma, addr, pmd);
-		if (page && ksm_candidate(page_folio(page))) {
-			page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
-			ret = ksm_found_add(found, page_folio(page), page, addr);
-		} else {
-			ret = -EAGAIN;
-		}
+	if (pmd_present(pmd) && !pmd_leaf(pmd))
+		ret = 0;
+	page = pmd_present(pmd) && pmd_leaf(pmd) ?
+	       vm_normal_page_pmd(walk->vma, addr, pmd) : NULL;
+	if (page && ksm_candidate(page_folio(page))) {
+		page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
+		for (; addr < end && ret < 0; addr += PAGE_SIZE, page++)
+			if (ksm_found_add(found, page_folio(page), page, addr))
+				ret = 1;
 	}
 	spin_unlock(ptl);
 	return ret;
@@ -339,7 +345,7 @@ static int ksm_find_page_pmd(pmd_t *pmdp, unsigned long addr,
 	if (!pmd_present(pmd))
 		return 0;
 	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
-		ret = ksm_find_pmd_leaf(pmdp, addr, walk);
+		ret = ksm_find_pmd_leaf(pmdp, addr, end, walk);
 		if (ret)
 			return ret > 0 ? ret : 0;
 		/* The THP was split meanwhile: look at its ptes. */
@@ -592,7 +598,9 @@ static bool ksm_take_found(struct vm_area_struct *vma,
 			break;
 		ksm_cursor.link = &item->next;
 		ksm_cursor.addr += PAGE_SIZE;
-		if (ksm_smart_skip(page, item)) {
+		/* A large folio's pages meet smart scan in ksm_visit(). */
+		if (!folio_test_large(page_folio(page)) &&
+		    ksm_smart_skip(page, item)) {
 			put_page(page);
 			continue;
 		}
@@ -1048,6 +1056,24 @@ static struct ksm_item *ksm_visit_renew(struct ksm_visits *v, unsigned int i)
 }
 
 /*
+ * Page @i of @v, of a large folio, may merge now, which splits the folio:
+ * that would fail with our references on its other pages in @v.  Give
+ * those up, and walk them again next.  Smart scan has not met them yet.
+ */
+static void ksm_visits_truncate(struct ksm_visits *v, unsigned int i)
+{
+	unsigned int j;
+
+	if (!folio_test_large(page_folio(v->page[i])) || i + 1 == v->nr)
+		return;
+	for (j = i + 1; j < v->nr; j++)
+		put_page(v->page[j]);
+	v->nr = i + 1;
+	ksm_cursor.addr = ksm_item_addr(v->item[i]) + PAGE_SIZE;
+	ksm_cursor.link = &v->item[i]->next;
+}
+
+/*
  * Page @i of @v is not KSM yet.  Returns true if there is nothing more to
  * do: it changed since last round (not worth a search), or it was empty
  * and got replaced by the zero page.
@@ -1064,6 +1090,7 @@ static bool ksm_visit_plain_page(struct ksm_visits *v, unsigned int i)
 		item->key = key;
 		return true;
 	}
+	ksm_visits_truncate(v, i);
 	return !ksm_merge_zero(item, page, ksm_visits_vma(v, i));
 }
 
@@ -1080,6 +1107,8 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 
 	/* Merged since the walk, as the peer of a page visited before. */
 	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
+		return;
+	if (folio_test_large(page_folio(page)) && ksm_smart_skip(page, item))
 		return;
 	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
 		  ksm_visit_plain_page(v, i))
