@@ -348,33 +348,25 @@ out:
 }
 
 /*
- * Clear the ptes mapping the pages of @req that are locked for the merge
- * (those with err 0), with the page table lock held once and one TLB
- * flush for all of them; then map @kpage in place of each page that has
- * its content.  [@start, @end) spans @req, in one page table.
+ * With the page table lock held, clear the ptes at @start_pte (mapping
+ * @start) of the pages of @req that are locked for the merge (those with
+ * err 0), flush the TLB once for all of them, then map @kpage in place of
+ * each page that has its content.  [@start, @end) spans @req.
  */
-static void ksm_replace_ptes(struct vm_area_struct *vma, struct page *kpage,
-			     struct ksm_merge_req *req, unsigned int nr,
-			     unsigned long start, unsigned long end)
+static void ksm_replace_locked(struct vm_area_struct *vma, struct page *kpage,
+			       struct ksm_merge_req *req, unsigned int nr,
+			       pte_t *start_pte, unsigned long start,
+			       unsigned long end)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	pte_t old[KSM_BATCH_MAX], *start_pte = NULL, *ptep;
-	spinlock_t *ptl;	/* the page table lock */
+	pte_t old[KSM_BATCH_MAX], *ptep;
 	bool flush = false;
 	unsigned long addr;
 	unsigned int k;
-	pmd_t *pmd;
 
-	pmd = mm_find_pmd(mm, start);
-	if (pmd)
-		start_pte = pte_offset_map_lock(mm, pmd, start, &ptl);
 	for (k = 0; k < nr; k++) {
 		if (req[k].err)
 			continue;
-		if (!start_pte) {
-			req[k].err = -EFAULT;
-			continue;
-		}
 		addr = ksm_item_addr(req[k].item);
 		ptep = start_pte + PFN_DOWN(addr - start);
 		old[k] = ptep_get(ptep);
@@ -387,8 +379,6 @@ static void ksm_replace_ptes(struct vm_area_struct *vma, struct page *kpage,
 		old[k] = ptep_get_and_clear(mm, addr, ptep);
 		flush |= pte_accessible(mm, old[k]);
 	}
-	if (!start_pte)
-		return;
 	if (flush)
 		flush_tlb_range(vma, start, end);
 	for (k = 0; k < nr; k++) {
@@ -400,6 +390,31 @@ static void ksm_replace_ptes(struct vm_area_struct *vma, struct page *kpage,
 						 old[k], page_folio(req[k].page),
 						 kpage);
 	}
+}
+
+/*
+ * Merge the pages of @req locked for it into @kpage, with the page table
+ * of [@start, @end) locked once; without one, none of them.
+ */
+static void ksm_replace_ptes(struct vm_area_struct *vma, struct page *kpage,
+			     struct ksm_merge_req *req, unsigned int nr,
+			     unsigned long start, unsigned long end)
+{
+	pte_t *start_pte = NULL;
+	spinlock_t *ptl;	/* the page table lock */
+	unsigned int k;
+	pmd_t *pmd;
+
+	pmd = mm_find_pmd(vma->vm_mm, start);
+	if (pmd)
+		start_pte = pte_offset_map_lock(vma->vm_mm, pmd, start, &ptl);
+	if (!start_pte) {
+		for (k = 0; k < nr; k++)
+			if (!req[k].err)
+				req[k].err = -EFAULT;
+		return;
+	}
+	ksm_replace_locked(vma, kpage, req, nr, start_pte, start, end);
 	pte_unmap_unlock(start_pte, ptl);
 }
 
