@@ -837,17 +837,6 @@ static int ksm_join_stable(struct ksm_item *item, struct page *page,
 	return err;
 }
 
-/* The vma of page @i of @v if the visits hold its mm, else NULL. */
-static struct vm_area_struct *ksm_visits_vma(struct ksm_visits *v,
-					     unsigned int i)
-{
-	unsigned long addr = ksm_item_addr(v->item[i]);
-
-	if (v->vma && addr >= v->vma->vm_start && addr < v->vma->vm_end)
-		return v->vma;
-	return NULL;
-}
-
 /*
  * A lookup in the unstable tree let the mm of @v go: take it again for
  * page @i to join a KSM folio, with the pages after it.  The vma may
@@ -968,6 +957,25 @@ static void ksm_visits_release(struct ksm_visits *v)
 {
 	ksm_joins_run(v);
 	ksm_visits_unlock(v);
+}
+
+/*
+ * The vma of page @i of @v if the visits hold its mm, else NULL.  Held for
+ * another vma (ksm_visits_relock() found the area split since the walk),
+ * the mm is let go first: the caller's merge then takes it itself, which
+ * it must not do while we hold it.
+ */
+static struct vm_area_struct *ksm_visits_vma(struct ksm_visits *v,
+					     unsigned int i)
+{
+	unsigned long addr = ksm_item_addr(v->item[i]);
+
+	if (!v->vma)
+		return NULL;
+	if (addr >= v->vma->vm_start && addr < v->vma->vm_end)
+		return v->vma;
+	ksm_visits_release(v);
+	return NULL;
 }
 
 /*
