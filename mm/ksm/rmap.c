@@ -124,8 +124,11 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 
 /*
  * Can the swapped-in @folio be mapped at @addr of @vma as it is?  A KSM
- * folio can while KSM is not unmerging everything; an anon folio can when
- * it stays at its index under the same anon_vma root.
+ * folio can in a VM_MERGEABLE vma while KSM is not unmerging everything:
+ * unmerging (MADV_UNMERGEABLE, prctl, run=2) breaks only what is mapped,
+ * and nothing would break a KSM page mapped afterwards where merging is
+ * off.  An anon folio can when it stays at its index under the same
+ * anon_vma root.
  */
 static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
 			    unsigned long addr)
@@ -134,6 +137,7 @@ static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
 
 	if (folio_test_ksm(folio))
 		return ksm_folio_snode(folio) &&
+		       (vma->vm_flags & VM_MERGEABLE) &&
 		       !(ksm_run_state & KSM_RUN_UNMERGE);
 	if (!anon_vma)
 		return true;

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM pages through swap: merged pages are paged out to a zram swap
- * device set up here, read back intact, and merged again afterwards.
+ * device set up here, read back intact, and merged again afterwards; a
+ * KSM page read back from the swap cache where merging was turned off
+ * comes back as a copy.
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 
 #include "ksm_test_util.h"
 
@@ -325,6 +330,74 @@ static void test_swapcache_reuse(void)
 	munmap(p, NPAGES * ksmt_page_size);
 }
 
+/* Pages of [p, p + n pages) whose frame in @pfn is still a KSM page. */
+static int count_ksm(const uint64_t *pfn, int n)
+{
+	int i, ksm = 0;
+
+	for (i = 0; i < n; i++)
+		ksm += pfn[i] &&
+		       !!(ksmt_kpageflags(pfn[i]) & (1ULL << KSMT_KPF_KSM));
+	return ksm;
+}
+
+/*
+ * MADV_UNMERGEABLE breaks the merges it finds mapped; a KSM page that
+ * reclaim unmapped but could not free (a pipe holds it here) waits in the
+ * swap cache.  Read back into the range, now not VM_MERGEABLE, it must
+ * come back as a copy: no later run=2 walks that range, and the KSM page
+ * would stay shared, its stable node busy, for as long as it is mapped.
+ */
+static void test_unmergeable_swapin(void)
+{
+	uint64_t pfn[PAT];
+	struct iovec iov = { .iov_len = PAT * ksmt_page_size };
+	int i, tries, pfd[2], swapped = 0, ksm;
+	bool ok;
+	char *p;
+
+	p = setup_merged(5);
+	if (!p) {
+		ksft_test_result_fail("MADV_UNMERGEABLE, swap-in: not merged\n");
+		return;
+	}
+	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 6, false);
+	for (i = 0; i < PAT; i++)
+		pfn[i] = ksmt_pfn(0, p + i * ksmt_page_size);
+	iov.iov_base = p;
+	if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, 2 * iov.iov_len) < 0 ||
+	    vmsplice(pfd[1], &iov, 1, 0) != (ssize_t)iov.iov_len)
+		ksft_exit_fail_msg("pipe, vmsplice: %s\n", strerror(errno));
+	/* reclaim may pass over a page that is busy for a moment: retry */
+	for (tries = 0; tries < 20; tries++) {
+		madvise(p, PAT * ksmt_page_size, MADV_PAGEOUT);
+		swapped = count_swapped(p, PAT);
+		if (swapped == PAT)
+			break;
+		usleep(100000);
+	}
+	ksm = count_ksm(pfn, PAT);
+	ksft_print_msg("paged out %d of %d KSM pages, %d held in the swap cache\n",
+		       swapped, PAT, ksm);
+	if (madvise(p, NPAGES * ksmt_page_size, MADV_UNMERGEABLE))
+		ksft_exit_fail_msg("MADV_UNMERGEABLE: %s\n", strerror(errno));
+	ok = ksmt_check_range(p, PAT, 5, false);
+	for (i = 0; i < PAT; i++)
+		pfn[i] = ksmt_pfn(0, p + i * ksmt_page_size);
+	ksm = count_ksm(pfn, PAT);
+	if (ksm)
+		ksft_print_msg("%d KSM pages mapped in the unmergeable range\n",
+			       ksm);
+	close(pfd[0]);
+	close(pfd[1]);
+	if (!swapped)
+		ksft_print_msg("setup: MADV_PAGEOUT paged out no KSM page\n");
+	ksft_test_result(ok && swapped && !ksm,
+			 "MADV_UNMERGEABLE, then a swap-in from the swap cache: no KSM page\n");
+	ksmt_stop_unmerge();
+	munmap(p, NPAGES * ksmt_page_size);
+}
+
 int main(void)
 {
 	int ret;
@@ -335,12 +408,13 @@ int main(void)
 		ksft_exit_skip("zram0 not available for swap\n");
 	if (ret < 0)
 		ksft_exit_fail_msg("setting up swap on zram0 failed\n");
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksmt_setup();
 
 	test_pageout();
 	test_memcg_reclaim();
 	test_swapcache_reuse();
+	test_unmergeable_swapin();
 
 	ksmt_restore();
 	ksmt_zram_swapoff();
