@@ -49,6 +49,27 @@ static int count_swapped(const char *p, int n)
 	return swapped;
 }
 
+/*
+ * MADV_PAGEOUT on the @n pages at @p until all are swapped; reclaim may
+ * pass over a page that is busy for a moment.  Returns how many are.
+ */
+static int page_out(char *p, int n)
+{
+	int tries, swapped = 0;
+
+	for (tries = 0; tries < 20; tries++) {
+		if (madvise(p, n * ksmt_page_size, MADV_PAGEOUT)) {
+			ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
+			break;
+		}
+		swapped = count_swapped(p, n);
+		if (swapped == n)
+			break;
+		usleep(100000);
+	}
+	return swapped;
+}
+
 /* Two copies of a 16-page pattern, merged: 16 KSM pages mapped twice. */
 static char *setup_merged(uint64_t tag)
 {
@@ -63,6 +84,19 @@ static char *setup_merged(uint64_t tag)
 		return NULL;
 	}
 	ksmt_set("run", 0);
+	return p;
+}
+
+/*
+ * setup_merged(), then the second copy written over with @tag2: the KSM
+ * pages of the first are mapped once, as MADV_PAGEOUT needs.
+ */
+static char *setup_mapped_once(uint64_t tag, uint64_t tag2)
+{
+	char *p = setup_merged(tag);
+
+	if (p)
+		ksmt_fill_range(p + PAT * ksmt_page_size, PAT, tag2, false);
 	return p;
 }
 
@@ -100,32 +134,21 @@ static bool swap_in_and_remerge(char *p, uint64_t tag)
  */
 static void test_pageout(void)
 {
-	int tries, swapped = 0;
+	int swapped;
 	bool ok = true;
 	char *p;
 
-	p = setup_merged(1);
+	p = setup_mapped_once(1, 2);
 	if (!p) {
 		ksft_test_result_fail("MADV_PAGEOUT: not merged\n");
 		return;
 	}
-	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 2, false);
 	if (ksmt_proc_field(getpid(), "smaps_rollup", "KSM") !=
 	    PAT * (long)ksmt_page_size / 1024) {
 		ksft_print_msg("KSM pages of the first copy gone\n");
 		ok = false;
 	}
-	/* reclaim may pass over a page that is busy for a moment: retry */
-	for (tries = 0; tries < 20; tries++) {
-		if (madvise(p, PAT * ksmt_page_size, MADV_PAGEOUT)) {
-			ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
-			break;
-		}
-		swapped = count_swapped(p, PAT);
-		if (swapped == PAT)
-			break;
-		usleep(100000);
-	}
+	swapped = page_out(p, PAT);
 	if (swapped != PAT) {
 		ksft_print_msg("MADV_PAGEOUT: %d of %d KSM pages swapped\n",
 			       swapped, PAT);
@@ -352,30 +375,22 @@ static void test_unmergeable_swapin(void)
 {
 	uint64_t pfn[PAT];
 	struct iovec iov = { .iov_len = PAT * ksmt_page_size };
-	int i, tries, pfd[2], swapped = 0, ksm;
+	int i, pfd[2], swapped, ksm;
 	bool ok;
 	char *p;
 
-	p = setup_merged(5);
+	p = setup_mapped_once(5, 6);
 	if (!p) {
 		ksft_test_result_fail("MADV_UNMERGEABLE, swap-in: not merged\n");
 		return;
 	}
-	ksmt_fill_range(p + PAT * ksmt_page_size, PAT, 6, false);
 	for (i = 0; i < PAT; i++)
 		pfn[i] = ksmt_pfn(0, p + i * ksmt_page_size);
 	iov.iov_base = p;
 	if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, 2 * iov.iov_len) < 0 ||
 	    vmsplice(pfd[1], &iov, 1, 0) != (ssize_t)iov.iov_len)
 		ksft_exit_fail_msg("pipe, vmsplice: %s\n", strerror(errno));
-	/* reclaim may pass over a page that is busy for a moment: retry */
-	for (tries = 0; tries < 20; tries++) {
-		madvise(p, PAT * ksmt_page_size, MADV_PAGEOUT);
-		swapped = count_swapped(p, PAT);
-		if (swapped == PAT)
-			break;
-		usleep(100000);
-	}
+	swapped = page_out(p, PAT);
 	ksm = count_ksm(pfn, PAT);
 	ksft_print_msg("paged out %d of %d KSM pages, %d held in the swap cache\n",
 		       swapped, PAT, ksm);
