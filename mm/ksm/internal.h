@@ -246,6 +246,7 @@ struct ksm_cursor {
 	unsigned long addr;		/* ksmd: next address to look at */
 	struct ksm_item **link;		/* ksmd: where the item for addr goes */
 	unsigned long rounds;		/* ksmd: completed full scans */
+	bool drain;			/* ksmd: drain LRU batches next round */
 };
 
 /* Which pages may merge with which: sysfs "merge_scope". */

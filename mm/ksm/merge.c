@@ -81,8 +81,13 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
  */
 static bool ksm_folio_unpinned(struct folio *folio)
 {
-	return folio_ref_count(folio) ==
-	       folio_mapcount(folio) + 1 + folio_test_swapcache(folio);
+	if (folio_ref_count(folio) ==
+	    folio_mapcount(folio) + 1 + folio_test_swapcache(folio))
+		return true;
+	/* Off the LRU, a per-cpu LRU batch may hold the reference more. */
+	if (!folio_test_lru(folio))
+		ksm_cursor.drain = true;
+	return false;
 }
 
 /*

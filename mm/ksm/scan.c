@@ -507,9 +507,14 @@ static void ksm_round_begin(void)
 	trace_ksm_start_scan(ksm_cursor.rounds, ksm_stats.items);
 	/*
 	 * Pages held in per-cpu LRU batches carry an extra reference that
-	 * defeats ksm_merge_pte(): drain them once per round.
+	 * defeats ksm_merge_pte().  Draining all CPUs queues work on each
+	 * (on the CPUs of the guests we serve, many times a second when
+	 * rounds are short): do it only when pages may merge this round.
 	 */
-	lru_add_drain_all();
+	if (ksm_cursor.drain) {
+		ksm_cursor.drain = false;
+		lru_add_drain_all();
+	}
 	if (!ksm_cfg.merge_across_nodes)
 		ksm_prune_migrated();
 	ksm_unstable_reset();
@@ -1096,6 +1101,7 @@ static bool ksm_visit_plain_page(struct ksm_visits *v, unsigned int i)
 	key = ksm_page_key(page);
 	if (key != item->key) {
 		item->key = key;
+		ksm_cursor.drain = true;	/* a candidate next round */
 		return true;
 	}
 	ksm_visits_truncate(v, i);
