@@ -241,7 +241,8 @@ static bool ksm_smart_skip(struct page *page, struct ksm_item *item)
 
 /*
  * One page walk collects up to KSM_BATCH_MAX candidate pages, referenced,
- * for ksmd to visit after one mmap_lock round trip instead of one each.
+ * for ksmd to visit after one mmap_lock round trip instead of one each,
+ * and with the lock let go.
  */
 struct ksm_found {
 	unsigned int nr;		/* pages found */
@@ -251,12 +252,12 @@ struct ksm_found {
 };
 
 /*
- * Pages ksmd is to visit next, referenced, with their items.  The walk
- * that found them may leave their mm pinned and read-locked for the
- * visits: merging a page into a KSM page then costs no lock round trip
- * or vma lookup of its own.  Plain pages of one page table that are to
- * merge into the same KSM folio wait as joins, and merge together with
- * one TLB flush.  All of it is ksmd's.
+ * Pages ksmd is to visit next, referenced, with their items.  The first
+ * join pins their mm and read-locks it for the visits after it: merging
+ * those into a KSM page then costs no lock round trip or vma lookup of
+ * its own.  Plain pages of one page table that are to merge into the same
+ * KSM folio wait as joins, and merge together with one TLB flush.  All of
+ * it is ksmd's.
  */
 struct ksm_visits {
 	struct mm_struct *mm;		/* whose pages they are */
@@ -622,20 +623,6 @@ static bool ksm_take_found(struct vm_area_struct *vma,
 }
 
 /*
- * The walk found pages to visit in @vma: keep its mm read-locked, and pin
- * it (merging changes ptes), for their visits.  Without pages, or with
- * the mm exiting, unlock.
- */
-static void ksm_visits_hold(struct ksm_visits *v, struct vm_area_struct *vma)
-{
-	if (v->nr && mmget_not_zero(vma->vm_mm)) {
-		v->vma = vma;
-		return;
-	}
-	mmap_read_unlock(vma->vm_mm);
-}
-
-/*
  * Walk the VM_MERGEABLE vmas of the mm under the cursor, from the cursor
  * on, with its mmap_lock held for reading, until @v holds pages to visit
  * (at most @want).
@@ -666,8 +653,13 @@ static enum ksm_scan_result ksm_scan_vmas(struct mm_struct *mm,
 			taken = ksm_take_found(vma, &found, v);
 			if (taken && done)
 				ksm_cursor.addr = vma->vm_end;
+			/*
+			 * The visits read pages we hold references on, and
+			 * take the lock again to merge (ksm_visits_relock()):
+			 * a writer of mmap_lock waits for one walk at most.
+			 */
 			if (!taken || v->nr) {
-				ksm_visits_hold(v, vma);
+				mmap_read_unlock(mm);
 				return KSM_SCAN_FOUND;
 			}
 			if (found.nr && ksm_should_yield(mm)) {
@@ -843,9 +835,9 @@ static int ksm_join_stable(struct ksm_item *item, struct page *page,
 }
 
 /*
- * A lookup in the unstable tree let the mm of @v go: take it again for
- * page @i to join a KSM folio, with the pages after it.  The vma may
- * have changed meanwhile.
+ * The visits of @v do not hold its mm (the walk let it go, or a lookup in
+ * the unstable tree did): take it for page @i to join a KSM folio, with
+ * the pages after it.  The vma may have changed since the walk.
  */
 static void ksm_visits_relock(struct ksm_visits *v, unsigned int i)
 {
