@@ -32,10 +32,14 @@ rounds=${ROUNDS:-3}
 args=${BENCH_ARGS:--s 512 -p 4 -m 128 -c 64 -u 256 -n 3 -P 4096 -T 240 -e 32 -E 8 -g 32,128,512 -G 1}
 timeout=${BENCH_TIMEOUT:-900}
 # Under instruction counting guest time, ksmd's CPU time included, follows
-# the instructions executed rather than the host's load: upstream repeats
-# its W1 figure to 0.1%.  TCG's cost of an instruction is not a CPU's (a
-# TLB flush or an atomic costs it far more than one instruction), so the
-# two passes bound the truth from two sides and neither stands alone.
+# the instructions executed rather than the host's load.  That makes it
+# steadier, not exact: two boots of one kernel in a pass agree on W1 to a
+# percent or to a fifth, and two passes on the same kernels have differed
+# by a third, probably because the vCPUs take turns at times the host
+# decides, which moves what one does while the other holds a lock.
+# TCG's cost of an instruction is not a CPU's (a TLB flush or an atomic
+# costs it far more than one instruction), so the two passes bound the
+# truth from two sides and neither stands alone.
 icount=${BENCH_ICOUNT-1}
 icount_args=${BENCH_ICOUNT_ARGS:--s 512 -p 4 -m 128 -n 3 -P 4096 -T 240 -w W1,W2,W3}
 icount_rounds=${BENCH_ICOUNT_ROUNDS:-2}
