@@ -412,6 +412,12 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Percentile @pct of @n sorted samples. */
+static double pctl(const double *v, unsigned long n, unsigned int pct)
+{
+	return n ? v[n * pct / 100] : 0;
+}
+
 /* What one pass of W1 measured. */
 struct w1_pass {
 	double rate;		/* MiB merged per second */
@@ -464,7 +470,7 @@ static double w1_median(struct w1_pass *p, unsigned int n, size_t off)
 	for (k = 0; k < n; k++)
 		v[k] = *(double *)((char *)&p[k] + off);
 	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
+	return pctl(v, n, 50);
 }
 
 /* The least of field @off over the @n passes @p. */
@@ -1105,12 +1111,6 @@ static void w11(void)
 	if (enabled && try_write_str(CGROOT "/cgroup.subtree_control", "-memory"))
 		progress("W11: cannot disable the memory controller again: %s",
 			 strerror(errno));
-}
-
-/* Percentile @pct of @n sorted samples. */
-static double pctl(const double *v, unsigned long n, unsigned int pct)
-{
-	return n ? v[n * pct / 100] : 0;
 }
 
 enum w8_op { W8_MMAP, W8_MPROTECT, W8_MUNMAP, W8_FAULT, W8_OPS };
