@@ -10,6 +10,7 @@
 #ifndef _MM_KSM_INTERNAL_H
 #define _MM_KSM_INTERNAL_H
 
+#include <linux/highmem.h>
 #include <linux/ksm.h>
 #include <linux/list.h>
 #include <linux/memcontrol.h>
@@ -372,6 +373,46 @@ static inline int ksm_tree_cmp(u32 scope_a, u32 key_a, u32 scope_b, u32 key_b)
 	if (scope_a != scope_b)
 		return scope_a < scope_b ? -1 : 1;
 	return ksm_key_cmp(key_a, key_b);
+}
+
+/*
+ * Whether the pages mapped at @a and @b hold the same bytes.  A merge asks
+ * only that, not memcmp()'s order: so each step folds a cache line of
+ * differences into a single test, where memcmp() tests word by word.
+ */
+static inline bool ksm_same_bytes(const void *a, const void *b)
+{
+	const unsigned long *x = a, *y = b;
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(long); i += 8) {
+		if ((x[i] ^ y[i]) | (x[i + 1] ^ y[i + 1]) |
+		    (x[i + 2] ^ y[i + 2]) | (x[i + 3] ^ y[i + 3]) |
+		    (x[i + 4] ^ y[i + 4]) | (x[i + 5] ^ y[i + 5]) |
+		    (x[i + 6] ^ y[i + 6]) | (x[i + 7] ^ y[i + 7]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether @page and @kpage have the same content, to merge one into the
+ * other.  An arch that refuses to merge tagged pages (arm64 MTE) says so in
+ * its own memcmp_pages(): leave the decision to it there.
+ */
+static inline bool ksm_pages_same(struct page *page, struct page *kpage)
+{
+	void *a, *b;
+	bool same;
+
+	if (IS_ENABLED(CONFIG_ARM64_MTE))
+		return pages_identical(page, kpage);
+	a = kmap_local_page(page);
+	b = kmap_local_page(kpage);
+	same = ksm_same_bytes(a, b);
+	kunmap_local(b);
+	kunmap_local(a);
+	return same;
 }
 
 /* An mm whose last user is gone: its page tables are off limits. */

@@ -60,7 +60,7 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 			  pte_t *ptep, pte_t pte, struct folio *folio,
 			  struct page *kpage)
 {
-	if (!pages_identical(&folio->page, kpage))
+	if (!ksm_pages_same(&folio->page, kpage))
 		return -ENOENT;
 	/* Other mappings of the folio keep it: keep its data too. */
 	if (pte_dirty(pte))

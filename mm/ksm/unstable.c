@@ -198,7 +198,7 @@ static struct page *ksm_unstable_peer(struct page *page, u32 scope, u32 key,
 		put_page(peer_page);
 		return ERR_PTR(-EEXIST);
 	}
-	if (!memcmp_pages(page, peer_page) &&
+	if (ksm_pages_same(page, peer_page) &&
 	    (ksm_cfg.merge_across_nodes || page_to_nid(peer_page) == nid))
 		return peer_page;
 	put_page(peer_page);

@@ -2,8 +2,8 @@
 /*
  * KUnit tests of the unstable table's generations (an item filed in the
  * current generation must be taken off its chain, an older one not), of
- * its chains, and of the order the stable trees keep: merge scope first,
- * then content key, then content.
+ * its chains, of the order the stable trees keep (merge scope first,
+ * then content key, then content), and of the page equality merges use.
  */
 #include <kunit/test.h>
 
@@ -294,6 +294,36 @@ static void ksm_test_bucket_erase(struct kunit *test)
 	mutex_unlock(&ksm_scan_mutex);
 }
 
+/*
+ * The equality a merge and a peer match decide by: a change of any one
+ * bit, at any byte of the page, must tell the pages apart.
+ */
+static void ksm_test_same_bytes(struct kunit *test)
+{
+	unsigned char *a, *b;
+	unsigned int i, apart = 0;
+
+	a = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	b = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	for (i = 0; i < PAGE_SIZE; i++)
+		a[i] = i * 7 + (i >> 8);
+	memcpy(b, a, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, ksm_same_bytes(a, b));
+
+	for (i = 0; i < PAGE_SIZE; i++) {
+		b[i] ^= 1 << (i % 8);
+		apart += !ksm_same_bytes(a, b) && !ksm_same_bytes(b, a);
+		b[i] = a[i];
+	}
+	KUNIT_EXPECT_EQ(test, apart, (unsigned int)PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, ksm_same_bytes(a, b));
+	memset(a, 0, PAGE_SIZE);
+	memset(b, 0, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, ksm_same_bytes(a, b));
+}
+
 static struct kunit_case ksm_unstable_cases[] = {
 	KUNIT_CASE(ksm_test_gens_since),
 	KUNIT_CASE(ksm_test_key_cmp),
@@ -304,6 +334,7 @@ static struct kunit_case ksm_unstable_cases[] = {
 	KUNIT_CASE(ksm_test_candidates),
 	KUNIT_CASE(ksm_test_bucket_spread),
 	KUNIT_CASE(ksm_test_bucket_erase),
+	KUNIT_CASE(ksm_test_same_bytes),
 	{}
 };
 
