@@ -7,11 +7,12 @@
  * VM_MERGEABLE area it keeps a struct ksm_item and decides:
  *
  *  - a KSM page already: nothing to do, or note a fork of it;
- *  - a page whose checksum changed since the last round: too volatile,
- *    remember the new checksum and move on;
- *  - otherwise look for its content in the stable tree, then in the
- *    unstable tree; a match in the unstable tree makes a new KSM page of
- *    the pair, which moves to the stable tree.
+ *  - otherwise look for its content in the stable tree, by the key it had
+ *    at its last visit, and merge it into the KSM page found;
+ *  - failing that, a page whose key changed since the last round is too
+ *    volatile: remember the new key and move on;
+ *  - otherwise look in the unstable tree; a match there makes a new KSM
+ *    page of the pair, which moves to the stable tree.
  *
  * Smart scan lets pages that keep failing to merge sit out some rounds; the
  * scan-time advisor retunes pages_to_scan after each round to meet a target
@@ -83,16 +84,27 @@ static u32 ksm_key_of(const void *addr)
 	return xxhash(sample, sizeof(sample), 0);
 }
 
+/*
+ * The KSM_KEY_BITS of @hash that make a key.  0 is left to an item not
+ * hashed yet, which has nothing to look for in the stable tree.
+ */
+static u32 ksm_key_fold(u32 hash)
+{
+	u32 key = hash >> (32 - KSM_KEY_BITS);
+
+	return key ?: 1;
+}
+
 /**
  * ksm_page_key - content key of @page, for change detection and the trees
  * @page: the page
  *
- * Return: a KSM_KEY_BITS hash of a fixed sample of the page's bytes.
+ * Return: a KSM_KEY_BITS hash of a fixed sample of the page's bytes, not 0.
  */
 u32 ksm_page_key(struct page *page)
 {
 	void *addr = kmap_local_page(page);
-	u32 key = ksm_key_of(addr) >> (32 - KSM_KEY_BITS);
+	u32 key = ksm_key_fold(ksm_key_of(addr));
 
 	kunmap_local(addr);
 	return key;
@@ -154,6 +166,21 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm,
 		*link = item;
 	}
 	return item;
+}
+
+/*
+ * Whether plain @page is what its @item saw at the last visit; if not, it
+ * is volatile, not worth a search: its new key is kept for next round.
+ */
+static bool ksm_page_unchanged(struct ksm_item *item, struct page *page)
+{
+	u32 key = ksm_page_key(page);
+
+	if (key == item->key)
+		return true;
+	item->key = key;
+	ksm_cursor.drain = true;	/* a candidate next round */
+	return false;
 }
 
 /* Is @item a stable one whose page no longer maps its node's folio? */
@@ -934,7 +961,9 @@ static void ksm_joins_run(struct ksm_visits *v)
 	for (k = 0; k < nr; k++) {
 		if (req[k].err != -ENOENT)
 			continue;
-		ksm_visit_unstable(v, v->join[k]);
+		if (ksm_page_unchanged(req[k].item, req[k].page) &&
+		    ksm_merge_zero(req[k].item, req[k].page, NULL))
+			ksm_visit_unstable(v, v->join[k]);
 		put_page(req[k].page);
 	}
 }
@@ -1079,50 +1108,76 @@ static void ksm_visits_truncate(struct ksm_visits *v, unsigned int i)
 }
 
 /*
- * Page @i of @v is not KSM yet.  Returns true if there is nothing more to
- * do: it changed since last round (not worth a search), or it was empty
- * and got replaced by the zero page.
+ * Look for plain page @i of @v in the stable tree under its item's key, and
+ * merge it into the KSM folio found there, or have it wait to.  Returns
+ * true if that is all, false if the page is still to be looked for in the
+ * unstable tree.
  */
-static bool ksm_visit_plain_page(struct ksm_visits *v, unsigned int i)
+static bool ksm_visit_stable(struct ksm_visits *v, unsigned int i)
+{
+	struct folio *kfolio;
+	int err;
+
+	kfolio = ksm_stable_find(v->page[i], v->item[i]->key);
+	if (IS_ERR(kfolio))
+		return true;
+	if (!kfolio)
+		return false;
+	ksm_visits_truncate(v, i);
+	err = ksm_join_plain(v, i, kfolio);
+	/*
+	 * -ENOENT: the folio's key was alone in the tree, but its content
+	 * is not the page's, which the unstable tree may have.
+	 * -ENOSPC: the folio filled up: as if it had no room.
+	 */
+	return err != -ENOENT && err != -ENOSPC;
+}
+
+/*
+ * Page @i of @v is not KSM yet.  The stable tree is searched first, under
+ * the key the page had at its last visit: the page joins a KSM folio only
+ * if the merge finds it the same as the folio, whose key is that key, so
+ * its key is unchanged.  The merges are those that hashing first would
+ * allow, and a page that joins is not hashed again.  Not so for a page
+ * never hashed (key 0), and for an empty one, which the zero page takes
+ * first, as in 6.12.
+ */
+static void ksm_visit_plain(struct ksm_visits *v, unsigned int i)
 {
 	struct ksm_item *item = v->item[i];
 	struct page *page = v->page[i];
-	u32 key;
+	bool looked = false;
 
 	ksm_item_untrack(item);
-	key = ksm_page_key(page);
-	if (key != item->key) {
-		item->key = key;
-		ksm_cursor.drain = true;	/* a candidate next round */
-		return true;
+	if (item->key &&
+	    !(ksm_cfg.use_zero_pages && item->key == ksm_zero_key)) {
+		if (ksm_visit_stable(v, i))
+			return;
+		looked = true;
 	}
+	if (!ksm_page_unchanged(item, page))
+		return;
 	ksm_visits_truncate(v, i);
-	return !ksm_merge_zero(item, page, ksm_visits_vma(v, i));
+	if (!ksm_merge_zero(item, page, ksm_visits_vma(v, i)))
+		return;
+	if (!looked && ksm_visit_stable(v, i))
+		return;
+	ksm_visits_release(v);
+	ksm_visit_unstable(v, i);
 }
 
-/* Decide what to do with page @i of @v. */
-static void ksm_visit(struct ksm_visits *v, unsigned int i)
+/* KSM page @i of @v, of stable node @own: bookkeeping, or a move. */
+static void ksm_visit_own(struct ksm_visits *v, unsigned int i,
+			  struct ksm_snode *own)
 {
 	struct page *page = v->page[i];
-	struct ksm_snode *own = ksm_page_snode(page);
 	struct ksm_item *item = v->item[i];
 	bool over_limit = false;
 	struct folio *kfolio;
-	u32 key;
-	int err;
 
-	/* Merged since the walk, as the peer of a page visited before. */
-	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
+	if (ksm_visit_ksm_page(own, item, &over_limit))
 		return;
-	if (folio_test_large(page_folio(page)) && ksm_smart_skip(page, item))
-		return;
-	if (own ? ksm_visit_ksm_page(own, item, &over_limit) :
-		  ksm_visit_plain_page(v, i))
-		return;
-
-	/* A KSM page's key is its snode's: the item may hold its index. */
-	key = own ? own->key : item->key;
-	kfolio = ksm_stable_find(page, key);
+	kfolio = ksm_stable_find(page, own->key);
 	if (ksm_item_state(item) == KSM_ITEM_STABLE) {
 		/*
 		 * Our migrated KSM folio: rehomed (still ours), or else with
@@ -1141,20 +1196,31 @@ static void ksm_visit(struct ksm_visits *v, unsigned int i)
 	if (IS_ERR(kfolio))
 		return;
 	if (kfolio) {
-		err = own ? ksm_join_own(v, i, kfolio, over_limit) :
-			    ksm_join_plain(v, i, kfolio);
-		/*
-		 * -ENOENT: the folio's key was alone in the tree, but its
-		 * content is not the page's, which the unstable tree may have.
-		 * -ENOSPC: the folio filled up: as if it had no room.
-		 */
-		if (own || (err != -ENOENT && err != -ENOSPC))
-			return;
+		ksm_join_own(v, i, kfolio, over_limit);
+		return;
 	}
-
-	item->key = key;	/* loose now: the key is the tree's */
+	/* A KSM page's key is its snode's: the item may hold its index. */
+	item->key = own->key;
 	ksm_visits_release(v);
 	ksm_visit_unstable(v, i);
+}
+
+/* Decide what to do with page @i of @v. */
+static void ksm_visit(struct ksm_visits *v, unsigned int i)
+{
+	struct page *page = v->page[i];
+	struct ksm_snode *own = ksm_page_snode(page);
+	struct ksm_item *item = v->item[i];
+
+	/* Merged since the walk, as the peer of a page visited before. */
+	if (ksm_item_state(item) == KSM_ITEM_STABLE && item->snode != own)
+		return;
+	if (folio_test_large(page_folio(page)) && ksm_smart_skip(page, item))
+		return;
+	if (own)
+		ksm_visit_own(v, i, own);
+	else
+		ksm_visit_plain(v, i);
 }
 
 /* Visit up to @nr_pages pages; stop early at the end of a round. */

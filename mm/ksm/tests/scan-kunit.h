@@ -211,6 +211,17 @@ static void ksm_test_key_sample(struct kunit *test)
 	}
 }
 
+/* Keys fill their bits, and none is 0, which marks an item never hashed. */
+static void ksm_test_key_fold(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, ksm_key_fold(U32_MAX), BIT(KSM_KEY_BITS) - 1);
+	KUNIT_EXPECT_EQ(test, ksm_key_fold(0x80000000), BIT(KSM_KEY_BITS - 1));
+	KUNIT_EXPECT_EQ(test, ksm_key_fold(BIT(32 - KSM_KEY_BITS)), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_key_fold(0), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_key_fold(BIT(32 - KSM_KEY_BITS) - 1), 1U);
+	KUNIT_EXPECT_NE(test, ksm_page_key(ZERO_PAGE(0)), 0U);
+}
+
 static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_skip_rounds),
 	KUNIT_CASE(ksm_test_ewma),
@@ -219,6 +230,7 @@ static struct kunit_case ksm_scan_cases[] = {
 	KUNIT_CASE(ksm_test_profit),
 	KUNIT_CASE(ksm_test_item_packing),
 	KUNIT_CASE(ksm_test_key_sample),
+	KUNIT_CASE(ksm_test_key_fold),
 	{}
 };
 
