@@ -208,6 +208,9 @@ def qemu_settings(run_vm, append):
 
 
 def plot(outdir, series, rounds):
+    # A run without W2 (ksm-bench -w) has nothing to plot.
+    if not any(phase in PHASES for phase, _, _ in series):
+        return None
     datadir = os.path.join(outdir, "series")
     os.makedirs(datadir, exist_ok=True)
     for (phase, impl, rnd), pts in series.items():
